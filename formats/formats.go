@@ -1,0 +1,182 @@
+// Package formats is the plugin contract between chantal-lite and the repository
+// formats it mirrors (rpm, apt, helm and third-party ones).
+//
+// A Format parses upstream metadata into Entries (payload Items and repo-level
+// Files) and renders published metadata for a set of Items. It never downloads
+// payloads, writes to the pool or touches the catalog: the caller does that. A
+// format therefore builds and tests with no database and no network; see
+// package formattest for the conformance kit.
+package formats
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/chantal-lite/chantal/pool"
+)
+
+// A Format understands one repository type's metadata.
+// Implementations must be safe for concurrent use.
+type Format interface {
+	// Name is the stable key stored in the catalog: "rpm", "apt", "helm".
+	Name() string
+	// Scan reads upstream metadata through req.Source and calls yield once per
+	// Entry, in a deterministic order. An error from yield stops the scan and is
+	// returned as is. Scan must honour ctx.
+	Scan(ctx context.Context, req ScanRequest, yield func(Entry) error) error
+	// Render writes published metadata for req.Items (and req.Files) into req.Sink.
+	// The same request must produce the same bytes.
+	Render(ctx context.Context, req RenderRequest) error
+}
+
+// Mode is how a repository is mirrored and published.
+type Mode string
+
+// The modes of DESIGN §2.
+const (
+	// ModeMirror publishes upstream metadata byte for byte; no filters.
+	ModeMirror Mode = "mirror"
+	// ModeFiltered regenerates every index from the kept fragments and re-signs it.
+	ModeFiltered Mode = "filtered"
+	// ModeHosted takes items only from uploads.
+	ModeHosted Mode = "hosted"
+)
+
+// ScanRequest is what Scan reads.
+type ScanRequest struct {
+	// Source is the upstream repository root.
+	Source Source
+	// Mode is the repository's mode; formats may skip work mirror mode does not need.
+	Mode Mode
+	// Params are per-repository settings of the format (for apt: "distribution",
+	// "components", "architectures"); list values are comma-separated.
+	Params map[string]string
+	// Top, when not nil, is the verified top-level metadata (repomd.xml, InRelease,
+	// index.yaml) that the caller already fetched through TopLevel; Scan must parse
+	// these bytes and not fetch them again.
+	Top *TopLevel
+	// Logger receives warnings about skipped entries; never nil when called by chantal.
+	Logger *slog.Logger
+}
+
+// RenderRequest is what Render writes.
+type RenderRequest struct {
+	Sink Sink
+	Mode Mode
+	// Items are the payloads to publish, sorted by Path. Each Item's Path is where
+	// the caller links the payload in the published tree.
+	Items []Item
+	// Files are the repository's repo-level files (comps, updateinfo, upstream
+	// indexes in mirror mode …), sorted by Path; Open reads their bytes.
+	Files []File
+	// Open reads a repo-level file's content by digest.
+	Open   func(ctx context.Context, d pool.Digest) (io.ReadCloser, error)
+	Params map[string]string
+	// Now is the timestamp written into metadata that needs one.
+	Now time.Time
+	// Signer, when not nil, signs metadata that the format signs.
+	Signer Signer
+	Logger *slog.Logger
+}
+
+// An Entry is one thing found by Scan: exactly one of Item and File is set.
+type Entry struct {
+	Item *Item
+	File *File
+}
+
+// Checksums are upstream-declared checksums of a payload: algorithm ("sha1",
+// "sha224", "sha256", "sha384", "sha512", "md5") → lower-case hex.
+type Checksums map[string]string
+
+// Item is one payload file plus what is needed to publish it again.
+type Item struct {
+	// Path is the payload's path relative to the repository root, as upstream
+	// declares it (or as the format lays it out when publishing).
+	Path string
+	// Size in bytes; 0 when upstream does not say.
+	Size int64
+	// Digest is the SHA-256 when known (from upstream metadata or the pool); zero
+	// when upstream declares only other checksums.
+	Digest pool.Digest
+	// Checksums as declared upstream; the caller verifies downloads against them.
+	Checksums Checksums
+	// Name, Version and Arch identify the package in the format's own terms.
+	Name, Version, Arch string
+	// Fields are filterable attributes ("group", "license", "buildtime", "section",
+	// "component", "source" …).
+	Fields map[string]string
+	// Fragments are the format's native metadata for this item, kept verbatim
+	// (RPM <package> elements, a deb control stanza, a chart index entry).
+	Fragments map[string][]byte
+}
+
+// File is a repo-level file (not a payload): comps.xml, updateinfo, an upstream
+// index kept for mirror mode, a kernel image listed in .treeinfo.
+type File struct {
+	Path      string
+	Size      int64
+	Digest    pool.Digest
+	Checksums Checksums
+	// Kind classifies the file for the format ("primary", "comps", "Packages" …).
+	Kind string
+}
+
+// TopLevel is the top-level metadata document of a repository, fetched once and
+// verified over exactly these bytes.
+type TopLevel struct {
+	Path string
+	Data []byte
+	// Signature holds a detached signature when the format uses one.
+	Signature []byte
+}
+
+// Source reads upstream files relative to the repository root.
+type Source interface {
+	Open(ctx context.Context, path string) (io.ReadCloser, error)
+}
+
+// Sink receives rendered files relative to the published root.
+type Sink interface {
+	Create(ctx context.Context, path string) (io.WriteCloser, error)
+}
+
+// Signer signs rendered metadata with the repository's key.
+type Signer interface {
+	// DetachSign writes an armored detached signature of data.
+	DetachSign(ctx context.Context, data []byte) ([]byte, error)
+	// ClearSign writes an armored cleartext-signed copy of data.
+	ClearSign(ctx context.Context, data []byte) ([]byte, error)
+	// PublicKey returns the armored public key.
+	PublicKey() []byte
+}
+
+// Optional capabilities, found by type assertion.
+
+// TopLeveler names the top-level metadata a Format reads first, so that the
+// caller can fetch it once, verify it, and skip a sync whose metadata is unchanged.
+type TopLeveler interface {
+	TopLevel(ctx context.Context, req ScanRequest) (path string, signaturePath string, err error)
+}
+
+// Inspector builds an Item from a local payload (hosted mode, package upload).
+type Inspector interface {
+	Inspect(ctx context.Context, r io.ReaderAt, size int64) (Item, error)
+}
+
+// Verifier checks upstream metadata signatures over exactly the fetched bytes.
+type Verifier interface {
+	Verify(ctx context.Context, top *TopLevel, keyring []byte) error
+}
+
+// Comparer orders two versions of the same package name in the format's own
+// version order (rpm EVR, dpkg, SemVer): negative, zero or positive.
+type Comparer interface {
+	Compare(a, b string) int
+}
+
+// ErrUnknownFormat is returned by Registry.Lookup for a name it does not hold.
+var ErrUnknownFormat = errors.New("formats: unknown format")
