@@ -1,0 +1,209 @@
+// Package testformat is a tiny line-based repository format used to test the
+// core without any real package format: an upstream is an "index.txt" whose lines
+// read "<sha256> <size> <path> <name> <version> <arch>", plus the payload files.
+package testformat
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/chantal-lite/chantal/formats"
+	"github.com/chantal-lite/chantal/pool"
+)
+
+// Index is the path of the top-level index.
+const Index = "index.txt"
+
+// Format is the test format. The zero value is ready to use.
+type Format struct{}
+
+// Name implements formats.Format.
+func (Format) Name() string { return "lines" }
+
+// TopLevel implements formats.TopLeveler.
+func (Format) TopLevel(context.Context, formats.ScanRequest) (string, string, error) {
+	return Index, "", nil
+}
+
+// Compare implements formats.Comparer: dot-separated numeric segments.
+func (Format) Compare(a, b string) int {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) || i < len(bs); i++ {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// Scan implements formats.Format.
+func (Format) Scan(ctx context.Context, req formats.ScanRequest, yield func(formats.Entry) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var data []byte
+	if req.Top != nil {
+		data = req.Top.Data
+	} else {
+		rc, err := req.Source.Open(ctx, Index)
+		if err != nil {
+			return fmt.Errorf("opening %s: %w", Index, err)
+		}
+		data, err = io.ReadAll(io.LimitReader(rc, 64<<20))
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", Index, err)
+		}
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	n := 0
+	for sc.Scan() {
+		n++
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		it, err := parseLine(line)
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", Index, n, err)
+		}
+		if err := yield(formats.Entry{Item: &it}); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading %s: %w", Index, err)
+	}
+	sum := sha256.Sum256(data)
+	return yield(formats.Entry{File: &formats.File{
+		Path: Index, Size: int64(len(data)), Digest: pool.Digest(sum), Kind: "index",
+		Checksums: formats.Checksums{"sha256": hex.EncodeToString(sum[:])},
+	}})
+}
+
+func parseLine(line string) (formats.Item, error) {
+	f := strings.Fields(line)
+	if len(f) != 6 {
+		return formats.Item{}, fmt.Errorf("want 6 fields, got %d", len(f))
+	}
+	d, err := pool.Parse(f[0])
+	if err != nil {
+		return formats.Item{}, err
+	}
+	size, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil || size < 0 {
+		return formats.Item{}, fmt.Errorf("bad size %q", f[1])
+	}
+	if strings.Contains(f[2], "..") || strings.HasPrefix(f[2], "/") {
+		return formats.Item{}, fmt.Errorf("bad path %q", f[2])
+	}
+	return formats.Item{
+		Path: f[2], Size: size, Digest: d,
+		Checksums: formats.Checksums{"sha256": d.String()},
+		Name:      f[3], Version: f[4], Arch: f[5],
+		Fields:    map[string]string{"first": f[3][:1]},
+		Fragments: map[string][]byte{"line": []byte(line)},
+	}, nil
+}
+
+// Line formats one index line.
+func Line(it formats.Item) string {
+	return fmt.Sprintf("%s %d %s %s %s %s", it.Digest, it.Size, it.Path, it.Name, it.Version, it.Arch)
+}
+
+// Render implements formats.Format: mirror mode copies the upstream index
+// verbatim, other modes write a new one; a Signer adds index.txt.asc.
+func (Format) Render(ctx context.Context, req formats.RenderRequest) error {
+	var buf bytes.Buffer
+	if req.Mode == formats.ModeMirror {
+		for _, f := range req.Files {
+			if f.Kind != "index" {
+				continue
+			}
+			rc, err := req.Open(ctx, f.Digest)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(&buf, rc)
+			rc.Close()
+			if err != nil {
+				return err
+			}
+		}
+	} else {
+		for _, it := range req.Items {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			buf.WriteString(Line(it))
+			buf.WriteByte('\n')
+		}
+	}
+	if err := write(ctx, req.Sink, Index, buf.Bytes()); err != nil {
+		return err
+	}
+	if req.Signer != nil {
+		sig, err := req.Signer.DetachSign(ctx, buf.Bytes())
+		if err != nil {
+			return fmt.Errorf("signing %s: %w", Index, err)
+		}
+		return write(ctx, req.Sink, Index+".asc", sig)
+	}
+	return nil
+}
+
+func write(ctx context.Context, s formats.Sink, p string, b []byte) error {
+	w, err := s.Create(ctx, p)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(b); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+// Build returns an upstream index for payloads (path → content) with the given
+// name/version/arch triples, for tests: name-version.arch.pkg files.
+func Build(pkgs map[string][]byte, meta func(path string) (name, version, arch string)) []byte {
+	var paths []string
+	for p := range pkgs {
+		paths = append(paths, p)
+	}
+	sortStrings(paths)
+	var buf bytes.Buffer
+	for _, p := range paths {
+		n, v, a := meta(p)
+		fmt.Fprintf(&buf, "%s %d %s %s %s %s\n", pool.Sum(pkgs[p]), len(pkgs[p]), p, n, v, a)
+	}
+	return buf.Bytes()
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
