@@ -123,6 +123,9 @@ type File struct {
 	Checksums Checksums
 	// Kind classifies the file for the format ("primary", "comps", "Packages" …).
 	Kind string
+	// MirrorOnly marks a file only mirror mode republishes (upstream indexes that
+	// other modes regenerate); other modes do not download or keep it.
+	MirrorOnly bool
 }
 
 // TopLevel is the top-level metadata document of a repository, fetched once and
@@ -167,9 +170,30 @@ type Inspector interface {
 	Inspect(ctx context.Context, r io.ReaderAt, size int64) (Item, error)
 }
 
-// Verifier checks upstream metadata signatures over exactly the fetched bytes.
+// Verifier checks upstream metadata signatures over exactly the fetched bytes,
+// using the repository's trusted keys. On success a format whose top-level
+// document is cleartext-signed (InRelease) replaces top.Data with the verified
+// payload, which is what Scan then parses. Formats that are not Verifiers and
+// have a detached signature (TopLeveler's signaturePath) are verified by the caller.
 type Verifier interface {
-	Verify(ctx context.Context, top *TopLevel, keyring []byte) error
+	Verify(ctx context.Context, top *TopLevel, keys Keyring) error
+}
+
+// Keyring verifies OpenPGP signatures against the repository's trusted (and
+// pinned) keys. chantal supplies it; formats never parse keys themselves.
+type Keyring interface {
+	// VerifyDetached checks an armored or binary detached signature over exactly signed.
+	VerifyDetached(signed, sig []byte) error
+	// VerifyClearsigned checks a cleartext-signed message and returns exactly
+	// the signed payload.
+	VerifyClearsigned(msg []byte) (payload []byte, err error)
+}
+
+// Layouter decides where a payload is published in filtered and hosted mode
+// (for rpm "Packages/<first letter>/<file>"). Without it, and always in mirror
+// mode, an Item is published at its upstream Path.
+type Layouter interface {
+	PublishPath(it Item) string
 }
 
 // Comparer orders two versions of the same package name in the format's own
