@@ -27,3 +27,7 @@ type SizeMismatchError struct {
 func (e *SizeMismatchError) Error() string {
 	return fmt.Sprintf("pool: size mismatch: got %d bytes, want %d", e.Got, e.Want)
 }
+
+// ErrClosed is returned by Writer.Write and Writer.Commit after the Writer has
+// ended (Commit, Abort or Discard).
+var ErrClosed = errors.New("pool: writer closed")
