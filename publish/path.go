@@ -1,0 +1,44 @@
+package publish
+
+import (
+	"io/fs"
+	"strings"
+)
+
+// versionsDir is the directory inside the target that holds the metadata
+// versions, their manifests, the state and the lock.
+const versionsDir = ".versions"
+
+// checkPath reports whether p may be written below the target: a clean,
+// relative, slash-separated path with no "." or ".." element, no backslash or
+// NUL, and a first element that does not start with a dot (the target's
+// dot-names are publish's own: .versions, .<name>.new).
+func checkPath(p string) error {
+	bad := func(reason string) error {
+		return &PathError{Path: p, Reason: reason, Err: ErrInvalidPath}
+	}
+	switch {
+	case p == "":
+		return bad("empty")
+	case strings.ContainsRune(p, 0):
+		return bad("contains NUL")
+	case strings.ContainsRune(p, '\\'):
+		return bad("contains a backslash")
+	case strings.HasPrefix(p, "/"):
+		return bad("absolute")
+	case !fs.ValidPath(p) || p == ".":
+		return bad("not a clean relative path")
+	case strings.HasPrefix(p, "."):
+		// Covers .versions and every other leading dot element.
+		return bad("first element starts with a dot")
+	}
+	return nil
+}
+
+// topName returns the first element of a checked path.
+func topName(p string) string {
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		return p[:i]
+	}
+	return p
+}

@@ -1,0 +1,122 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+)
+
+// stagingSink is the formats.Sink handed to Render: it creates files below the
+// staging directory, confined like every other path publish writes.
+// It is safe for concurrent use.
+type stagingSink struct {
+	t *tree // rooted at the staging directory
+
+	mu    sync.Mutex
+	files []string
+	open  map[string]*stagedFile
+}
+
+func newStagingSink(t *tree) *stagingSink {
+	return &stagingSink{t: t, open: map[string]*stagedFile{}}
+}
+
+// Create implements formats.Sink. A path rendered twice is an error.
+func (s *stagingSink) Create(ctx context.Context, p string) (io.WriteCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := checkPath(p); err != nil {
+		return nil, err
+	}
+	if err := s.t.mkdirAll(parentOf(p)); err != nil {
+		return nil, err
+	}
+	s.t.op()
+	f, err := os.OpenFile(s.t.abs(p), os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", p, err)
+	}
+	w := &stagedFile{f: f, s: s, path: p}
+	s.mu.Lock()
+	s.files = append(s.files, p)
+	s.open[p] = w
+	s.mu.Unlock()
+	return w, nil
+}
+
+// closeLeftovers closes the files Render created and did not close and
+// returns their paths, sorted.
+func (s *stagingSink) closeLeftovers() []string {
+	s.mu.Lock()
+	var out []string
+	var ws []*stagedFile
+	for p, w := range s.open {
+		out = append(out, p)
+		ws = append(ws, w)
+	}
+	s.mu.Unlock()
+	for _, w := range ws {
+		w.Close() // the leftover itself is the error reported
+	}
+	slices.Sort(out)
+	return out
+}
+
+// count returns how many files were rendered.
+func (s *stagingSink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.files)
+}
+
+// dirs returns every directory that holds a rendered file, root included.
+func (s *stagingSink) dirs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[string]bool{"": true}
+	for _, p := range s.files {
+		for d := parentOf(p); d != ""; d = parentOf(d) {
+			seen[d] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for d := range seen {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out
+}
+
+type stagedFile struct {
+	f    *os.File
+	s    *stagingSink
+	path string
+	once sync.Once
+	err  error
+}
+
+func (w *stagedFile) Write(b []byte) (int, error) { return w.f.Write(b) }
+
+// Close fsyncs (unless Options.NoSync) and closes the file. Only the first
+// call does anything.
+func (w *stagedFile) Close() error {
+	w.once.Do(func() {
+		if w.s.t.sync {
+			w.err = w.f.Sync()
+		}
+		if err := w.f.Close(); w.err == nil {
+			w.err = err
+		}
+		if w.err != nil {
+			w.err = fmt.Errorf("writing %s: %w", w.path, w.err)
+		}
+		w.s.mu.Lock()
+		delete(w.s.open, w.path)
+		w.s.mu.Unlock()
+	})
+	return w.err
+}
