@@ -334,4 +334,3 @@ func item(file string, p *xmlPrimary, raw []byte) (*formats.Item, error) {
 	}
 	return it, nil
 }
-

@@ -71,9 +71,9 @@ func (r *recorder) slice(from, to int64) []byte {
 // elemStream walks the children named "package" of a metadata document's root
 // element and decodes each into a value while keeping its verbatim bytes.
 type elemStream struct {
-	name  string
-	dec   *xml.Decoder
-	rec   *recorder
+	name     string
+	dec      *xml.Decoder
+	rec      *recorder
 	depth    int
 	rootSeen bool
 	done     bool
