@@ -39,7 +39,7 @@ const (
 	bucketChecksum = "checksum"  // algo NUL lower-hex → digest
 	bucketStates   = "states"    // state id → state record
 	bucketStateRC  = "staterc"   // state id → uvarint holder count
-	bucketChunks   = "chunks"    // chunk id → encodeChunk
+	bucketChunks   = "chunks"    // chunk id → sub-bucket {"d" → encodeChunk}; see chunkDataKey
 	bucketChunkRC  = "chunkrc"   // chunk id → uvarint count of holding states
 	bucketSnaps    = "snapshots" // repo NUL name → JSON
 	bucketRuns     = "syncruns"  // repo NUL 8-byte big-endian seq → JSON

@@ -36,6 +36,14 @@ func putCount(b *bolt.Bucket, key []byte, n uint64) error {
 	return b.Put(key, binary.AppendUvarint(nil, n))
 }
 
+// chunkDataKey is the single key of a chunk's sub-bucket. Each chunk (about
+// 16 KiB) lives in a sub-bucket of its own, so it gets its own pages:
+// bbolt puts at least two values in a leaf, and with chunks stored as plain
+// values, adding or deleting one rewrote its leaf neighbours too, tripling
+// the bytes a small change writes. The parent leaf only holds 16-byte
+// bucket headers.
+const chunkDataKey = "d"
+
 // chunkChanges collects the net reference-count change of chunks during
 // one holder change, so chunks shared by the old and the new state are not
 // touched at all.
@@ -135,7 +143,7 @@ func (tx *Tx) applyChunkChanges(cc *chunkChanges) error {
 		case next < 0:
 			return fmt.Errorf("release chunk %x: count below zero: %w", cid, ErrCorrupt)
 		case next == 0:
-			if err := chunks.Delete(cid[:]); err != nil {
+			if err := chunks.DeleteBucket(cid[:]); err != nil {
 				return fmt.Errorf("delete chunk %x: %w", cid, err)
 			}
 		case n == 0:
@@ -143,7 +151,11 @@ func (tx *Tx) applyChunkChanges(cc *chunkChanges) error {
 			if !ok {
 				return fmt.Errorf("store chunk %x: no data: %w", cid, ErrCorrupt)
 			}
-			if err := chunks.Put(cid[:], data); err != nil {
+			cb, err := chunks.CreateBucket(cid[:])
+			if err == nil {
+				err = cb.Put([]byte(chunkDataKey), data)
+			}
+			if err != nil {
 				return fmt.Errorf("put chunk %x: %w", cid, err)
 			}
 		}
@@ -173,7 +185,10 @@ func (tx *Tx) stateRecord(id StateID) (*stateRecord, error) {
 }
 
 func (tx *Tx) chunk(cid chunkID) ([]Ref, error) {
-	v := tx.bucket(bucketChunks).Get(cid[:])
+	var v []byte
+	if cb := tx.bucket(bucketChunks).Bucket(cid[:]); cb != nil {
+		v = cb.Get([]byte(chunkDataKey))
+	}
 	if v == nil {
 		return nil, fmt.Errorf("chunk %x: missing: %w", cid, ErrCorrupt)
 	}

@@ -487,8 +487,8 @@ func (tx *Tx) Stats() (Stats, error) {
 		Repos:     tx.bucket(bucketRepos).Stats().KeyN,
 		Items:     tx.bucket(bucketItems).Stats().KeyN,
 		Snapshots: tx.bucket(bucketSnaps).Stats().KeyN,
-		States:    tx.bucket(bucketStates).Stats().KeyN,
-		Chunks:    tx.bucket(bucketChunks).Stats().KeyN,
+		States:    tx.bucket(bucketStateRC).Stats().KeyN,
+		Chunks:    tx.bucket(bucketChunkRC).Stats().KeyN,
 		SyncRuns:  tx.bucket(bucketRuns).Stats().KeyN,
 		FileSize:  tx.tx.Size(),
 	}
