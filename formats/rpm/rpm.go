@@ -13,6 +13,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path"
+	"strings"
 
 	"github.com/chantal-lite/chantal/formats"
 )
@@ -64,6 +66,7 @@ var (
 	_ formats.Format     = (*Format)(nil)
 	_ formats.TopLeveler = (*Format)(nil)
 	_ formats.Comparer   = (*Format)(nil)
+	_ formats.Layouter   = (*Format)(nil)
 )
 
 // New returns an RPM Format configured by o (nil means defaults).
@@ -94,6 +97,19 @@ func (f *Format) TopLevel(ctx context.Context, req formats.ScanRequest) (path, s
 
 // Compare orders two "[E:]V-R" strings as rpm does; see CompareEVR.
 func (f *Format) Compare(a, b string) int { return CompareEVR(a, b) }
+
+// PublishPath lays a package out as "Packages/<first letter>/<file name>" in
+// filtered and hosted mode, the letter lower-cased (as Fedora does). A file
+// name that does not start with an ASCII letter or digit goes under
+// "Packages/_/".
+func (f *Format) PublishPath(it formats.Item) string {
+	base := path.Base(it.Path)
+	dir := "_"
+	if c := base[0]; isAlpha(c) || isDigit(c) {
+		dir = strings.ToLower(base[:1])
+	}
+	return "Packages/" + dir + "/" + base
+}
 
 // Render writes published metadata. It is not written yet and returns
 // ErrNotImplemented.

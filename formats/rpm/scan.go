@@ -17,7 +17,9 @@ import (
 // Scan reads repodata/repomd.xml (req.Top when set, else through req.Source)
 // and yields, in this order: a File of Kind "repomd" for repomd.xml itself, a
 // File per <data> entry (Kind = data type, in document order), then an Item
-// per package of primary, in primary's order.
+// per package of primary, in primary's order. Files that filtered and hosted
+// mode regenerate or drop (repomd, primary, filelists, other, *_db, *_zck) are
+// marked MirrorOnly; comps, updateinfo, modules and the like are not.
 //
 // primary, filelists and other are opened through formats.OpenFile, so their
 // declared size and checksum are verified while they stream, and are parsed
@@ -46,7 +48,7 @@ func (f *Format) Scan(ctx context.Context, req formats.ScanRequest, yield func(f
 	sum := sha256.Sum256(top)
 	if err := yield(formats.Entry{File: &formats.File{
 		Path: RepomdPath, Size: int64(len(top)), Digest: pool.Digest(sum),
-		Checksums: formats.Checksums{"sha256": hex.EncodeToString(sum[:])}, Kind: "repomd",
+		Checksums: formats.Checksums{"sha256": hex.EncodeToString(sum[:])}, Kind: "repomd", MirrorOnly: true,
 	}}); err != nil {
 		return err
 	}
@@ -166,8 +168,18 @@ func (f *Format) repomdBytes(ctx context.Context, req formats.ScanRequest) ([]by
 	return b, nil
 }
 
+// mirrorOnly reports whether a data type is one that filtered and hosted mode
+// regenerate (primary, filelists, other) or drop (sqlite and zchunk variants).
+func mirrorOnly(typ string) bool {
+	switch typ {
+	case "primary", "filelists", "other":
+		return true
+	}
+	return strings.HasSuffix(typ, "_db") || strings.HasSuffix(typ, "_zck")
+}
+
 func dataFile(d Data) formats.File {
-	fl := formats.File{Path: d.Href, Size: d.Size, Checksums: d.Checksums, Kind: d.Type}
+	fl := formats.File{Path: d.Href, Size: d.Size, Checksums: d.Checksums, Kind: d.Type, MirrorOnly: mirrorOnly(d.Type)}
 	if v, ok := d.Checksums["sha256"]; ok {
 		if dg, err := pool.Parse(v); err == nil {
 			fl.Digest = dg

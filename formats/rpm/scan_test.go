@@ -565,3 +565,28 @@ func FuzzPrimary(f *testing.F) {
 			})
 	})
 }
+
+func TestMirrorOnlyAndPublishPath(t *testing.T) {
+	s, err := scan(t, New(nil), formats.ScanRequest{Source: dirSource(filepath.Join(fixtures, "repo"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, fl := range s.files {
+		got[fl.Kind] = fl.MirrorOnly
+	}
+	want := map[string]bool{"repomd": true, "primary": true, "filelists": true, "other": true, "group": false, "group_gz": false, "updateinfo": false}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("MirrorOnly by kind (-want +got):\n%s", diff)
+	}
+	f := New(nil)
+	for in, want := range map[string]string{
+		"Packages/hello-1.0-1.x86_64.rpm": "Packages/h/hello-1.0-1.x86_64.rpm",
+		"x/y/Zsh-5.rpm":                   "Packages/z/Zsh-5.rpm",
+		"_x.rpm":                          "Packages/_/_x.rpm",
+	} {
+		if got := f.PublishPath(formats.Item{Path: in}); got != want {
+			t.Errorf("PublishPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
