@@ -15,8 +15,9 @@ import (
 
 // Limits that keep a hostile document (alias bombs, deep nesting) cheap.
 const (
-	maxDepth = 64
-	maxSteps = 1 << 20
+	maxDepth  = 64
+	maxSteps  = 1 << 18 // decoded nodes, aliases counted each time they are used
+	maxErrors = 50      // per file set; more would only repeat themselves
 )
 
 // decoder turns yaml.Nodes into Go values strictly: every mapping key must be
@@ -30,14 +31,33 @@ type decoder struct {
 	pos     map[any]pos             // pointer to a decoded value → where it was written
 	present map[any]map[string]bool // pointer to a decoded struct → keys that were given
 	steps   int
+	halted  bool                // the document hit a limit; stop decoding
+	merging map[*yaml.Node]bool // mappings whose merge keys are being expanded
 }
 
 func newDecoder(getenv func(string) (string, bool)) *decoder {
-	return &decoder{getenv: getenv, pos: map[any]pos{}, present: map[any]map[string]bool{}}
+	return &decoder{getenv: getenv, pos: map[any]pos{}, present: map[any]map[string]bool{}, merging: map[*yaml.Node]bool{}}
 }
 
 func (d *decoder) fail(n *yaml.Node, format string, args ...any) {
+	if len(d.errs) >= maxErrors {
+		return
+	}
 	d.errs.add(pos{d.file, n.Line}, fmt.Sprintf(format, args...), nil)
+}
+
+// step counts work and reports whether decoding may go on.
+func (d *decoder) step(n *yaml.Node, cost, depth int) bool {
+	if d.halted {
+		return false
+	}
+	d.steps += cost
+	if d.steps > maxSteps || depth > maxDepth {
+		d.fail(n, "document too large or too deeply nested (aliases expand to too much)")
+		d.halted = true
+		return false
+	}
+	return true
 }
 
 // parseYAML parses one YAML document into its root node; nil for an empty
@@ -99,11 +119,7 @@ var (
 // decode stores n into v, which must be addressable. size marks an integer
 // field that also accepts sizes such as "10MiB".
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, depth int, size bool) {
-	d.steps++
-	if d.steps > maxSteps || depth > maxDepth {
-		if d.steps == maxSteps+1 || depth == maxDepth+1 {
-			d.fail(n, "document too large or too deeply nested")
-		}
+	if !d.step(n, 1, depth) {
 		return
 	}
 	n = d.deref(n)
@@ -227,6 +243,9 @@ type pair struct{ key, value *yaml.Node }
 // expanded (explicit keys win, then earlier merged maps). Duplicate explicit
 // keys are errors.
 func (d *decoder) pairs(n *yaml.Node, depth int) []pair {
+	if !d.step(n, len(n.Content)/2, depth) {
+		return nil
+	}
 	var out []pair
 	seen := map[string]*yaml.Node{}
 	var merges []*yaml.Node
@@ -259,16 +278,18 @@ func (d *decoder) pairs(n *yaml.Node, depth int) []pair {
 			}
 		}
 		for _, mm := range maps {
-			if mm.Kind != yaml.MappingNode || depth > maxDepth {
+			if mm.Kind != yaml.MappingNode {
 				d.fail(mm, "merge key (<<) needs a mapping or a list of mappings")
 				continue
 			}
-			d.steps += len(mm.Content)
-			if d.steps > maxSteps {
-				d.fail(mm, "document too large or too deeply nested")
-				return out
+			if mm == n || d.merging[mm] {
+				d.fail(mm, "merge key (<<) refers to the mapping that contains it")
+				continue
 			}
-			for _, p := range d.pairs(mm, depth+1) {
+			d.merging[n] = true
+			merged := d.pairs(mm, depth+1)
+			delete(d.merging, n)
+			for _, p := range merged {
 				if _, ok := seen[p.key.Value]; ok {
 					continue
 				}
