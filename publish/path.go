@@ -10,9 +10,10 @@ import (
 const versionsDir = ".versions"
 
 // checkPath reports whether p may be written below the target: a clean,
-// relative, slash-separated path with no "." or ".." element, no backslash or
-// NUL, and a first element that does not start with a dot (the target's
-// dot-names are publish's own: .versions, .<name>.new).
+// relative, slash-separated path with no "." or ".." element, no backslash,
+// NUL or other control character, and a first element that does not start
+// with a dot (the target's dot-names are publish's own: .versions,
+// .<name>.new).
 func checkPath(p string) error {
 	bad := func(reason string) error {
 		return &PathError{Path: p, Reason: reason, Err: ErrInvalidPath}
@@ -20,8 +21,8 @@ func checkPath(p string) error {
 	switch {
 	case p == "":
 		return bad("empty")
-	case strings.ContainsRune(p, 0):
-		return bad("contains NUL")
+	case strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return bad("contains NUL or another control character")
 	case strings.ContainsRune(p, '\\'):
 		return bad("contains a backslash")
 	case strings.HasPrefix(p, "/"):

@@ -678,6 +678,15 @@ func (r *run) dropVersions(ids []string, kept []stateVersion, known map[string]*
 			candidates = append(candidates, it.Path)
 		}
 	}
+	// Paths a manifest already in memory names are kept without reading the
+	// other kept manifests: in the common case (the new version still names
+	// what the dropped one did) no other manifest is read at all.
+	for _, m := range known {
+		candidates = slices.DeleteFunc(candidates, func(p string) bool {
+			_, ok := slices.BinarySearchFunc(m.Items, p, func(it manifestItem, p string) int { return strings.Compare(it.Path, p) })
+			return ok
+		})
+	}
 	removed := 0
 	if len(candidates) > 0 {
 		named, err := r.namedPaths(kept, known)

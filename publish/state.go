@@ -1,12 +1,15 @@
 package publish
 
 import (
+	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/chantal-lite/chantal/pool"
@@ -34,18 +37,18 @@ type stateVersion struct {
 
 // manifest is <target>/.versions/<id>.manifest: what one version publishes.
 type manifest struct {
-	ID      string    `json:"id"`
-	Key     string    `json:"key"`
-	Created time.Time `json:"created"`
+	ID      string
+	Key     string
+	Created time.Time
 	// Entries are the top-level names the version rendered, sorted.
-	Entries []string `json:"entries"`
+	Entries []string
 	// Items are the payloads, sorted by path.
-	Items []manifestItem `json:"items"`
+	Items []manifestItem
 }
 
 type manifestItem struct {
-	Path   string      `json:"path"`
-	Digest pool.Digest `json:"digest"`
+	Path   string
+	Digest pool.Digest
 }
 
 func versionPath(id string) string  { return versionsDir + "/" + id }
@@ -86,35 +89,113 @@ func (t *tree) writeState(st state) error {
 	return t.writeFile(stateFile, append(b, '\n'))
 }
 
+// The manifest is a line-based text file, because it is read and written on
+// every publish and holds one line per payload:
+//
+//	chantal-publish-manifest 1
+//	id <id>
+//	key <Go-quoted key>
+//	created <RFC 3339 time>
+//	entry <top-level name>        one per entry
+//	item <sha256 hex> <path>      one per payload, sorted by path
+const manifestMagic = "chantal-publish-manifest 1"
+
 // readManifest reads and checks the manifest of version id.
 func readManifest(target, id string) (*manifest, error) {
 	b, err := os.ReadFile(filepath.Join(target, filepath.FromSlash(manifestPath(id))))
 	if err != nil {
 		return nil, fmt.Errorf("reading manifest of %s: %w", id, err)
 	}
-	m := new(manifest)
-	if err := json.Unmarshal(b, m); err != nil {
+	m, err := parseManifest(b)
+	if err != nil {
 		return nil, fmt.Errorf("reading manifest of %s: %w", id, err)
 	}
-	for _, e := range m.Entries {
-		if err := checkPath(e); err != nil || topName(e) != e {
-			return nil, fmt.Errorf("reading manifest of %s: bad entry %q", id, e)
+	if m.ID != id {
+		return nil, fmt.Errorf("reading manifest of %s: it names version %q", id, m.ID)
+	}
+	return m, nil
+}
+
+func parseManifest(b []byte) (*manifest, error) {
+	m := new(manifest)
+	first := true
+	for len(b) > 0 {
+		var line []byte
+		line, b, _ = bytes.Cut(b, []byte{'\n'})
+		if first {
+			if string(line) != manifestMagic {
+				return nil, errors.New("not a manifest")
+			}
+			first = false
+			continue
+		}
+		kw, rest, _ := bytes.Cut(line, []byte{' '})
+		switch string(kw) {
+		case "item":
+			h, p, ok := bytes.Cut(rest, []byte{' '})
+			var d pool.Digest
+			if !ok || hex.DecodedLen(len(h)) != len(d) {
+				return nil, fmt.Errorf("bad item line %q", line)
+			}
+			if _, err := hex.Decode(d[:], h); err != nil {
+				return nil, fmt.Errorf("bad item line %q", line)
+			}
+			if err := checkPath(string(p)); err != nil {
+				return nil, err
+			}
+			m.Items = append(m.Items, manifestItem{Path: string(p), Digest: d})
+		case "entry":
+			e := string(rest)
+			if err := checkPath(e); err != nil || topName(e) != e {
+				return nil, fmt.Errorf("bad entry %q", e)
+			}
+			m.Entries = append(m.Entries, e)
+		case "id":
+			m.ID = string(rest)
+		case "key":
+			k, err := strconv.Unquote(string(rest))
+			if err != nil {
+				return nil, fmt.Errorf("bad key line %q", line)
+			}
+			m.Key = k
+		case "created":
+			if err := m.Created.UnmarshalText(rest); err != nil {
+				return nil, fmt.Errorf("bad created line %q", line)
+			}
+		case "":
+		default:
+			return nil, fmt.Errorf("unknown line %q", line)
 		}
 	}
-	for _, it := range m.Items {
-		if err := checkPath(it.Path); err != nil {
-			return nil, fmt.Errorf("reading manifest of %s: %w", id, err)
-		}
+	if first {
+		return nil, errors.New("empty manifest")
 	}
 	return m, nil
 }
 
 func (t *tree) writeManifest(m *manifest) error {
-	b, err := json.Marshal(m)
+	created, err := m.Created.MarshalText()
 	if err != nil {
 		return fmt.Errorf("encoding manifest: %w", err)
 	}
-	return t.writeFile(manifestPath(m.ID), append(b, '\n'))
+	var b bytes.Buffer
+	b.Grow(64 * (len(m.Items) + len(m.Entries) + 4))
+	fmt.Fprintf(&b, "%s\nid %s\nkey %s\ncreated %s\n", manifestMagic, m.ID, strconv.Quote(m.Key), created)
+	for _, e := range m.Entries {
+		b.WriteString("entry ")
+		b.WriteString(e)
+		b.WriteByte('\n')
+	}
+	var h [2 * len(pool.Digest{})]byte
+	for _, it := range m.Items {
+		hex.Encode(h[:], it.Digest[:])
+		b.WriteString("item ")
+		b.Write(h[:])
+		b.WriteByte(' ')
+		b.WriteString(it.Path)
+		b.WriteByte('\n')
+	}
+	return t.writeFile(manifestPath(m.ID), b.Bytes())
 }
 
 // checkID accepts the version ids publish makes: [0-9A-Za-z-] only.
