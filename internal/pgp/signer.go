@@ -13,7 +13,6 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
@@ -199,32 +198,75 @@ func (s *Signer) DetachSign(ctx context.Context, data []byte) ([]byte, error) {
 }
 
 // ClearSign returns data as a cleartext-signed message (Debian's InRelease)
-// with a SHA-512 signature, laid out as GnuPG does. Lines starting with "-"
-// are dash-escaped. As RFC 4880 §7.1 prescribes, trailing spaces and tabs on
-// each line are not covered by the signature, and a final "\n" is the last
-// line's terminator (data without one is signed the same way). For data with
-// no trailing blanks that ends in "\n", VerifyClearsigned and
-// "gpg --decrypt" both return data exactly.
+// with a SHA-512 text signature, laid out as GnuPG does. Lines starting with
+// "-" are dash-escaped. As RFC 4880 §7.1 prescribes, trailing spaces, tabs
+// and carriage returns on each line are not covered by the signature, so they
+// are dropped from the output too, and a final "\n" is the last line's
+// terminator (data without one is signed the same way). For data with no
+// trailing blanks that ends in "\n", VerifyClearsigned and "gpg --decrypt"
+// both return data exactly.
+//
+// The signature armor carries the CRC-24 line, which GnuPG 2.2's gpgv needs
+// in a clearsigned message (go-crypto's clearsign package omits it).
 func (s *Signer) ClearSign(ctx context.Context, data []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	w, err := clearsign.Encode(&buf, s.key.PrivateKey, s.config())
+	text := bytes.TrimSuffix(data, []byte("\n"))
+	var body, canonical bytes.Buffer
+	for i, line := range bytes.Split(text, []byte("\n")) {
+		line = bytes.TrimRight(line, " \t\r")
+		if i > 0 {
+			canonical.WriteString("\r\n")
+		}
+		canonical.Write(line)
+		if bytes.HasPrefix(line, []byte("-")) {
+			body.WriteString("- ")
+		}
+		body.Write(line)
+		body.WriteByte('\n')
+	}
+	var sig bytes.Buffer
+	if err := openpgp.DetachSignText(&sig, s.entity, &canonical, s.config()); err != nil {
+		return nil, fmt.Errorf("clearsigning: %w", err)
+	}
+	p, err := packet.Read(bytes.NewReader(sig.Bytes()))
+	if err != nil {
+		return nil, fmt.Errorf("clearsigning: reading back signature: %w", err)
+	}
+	sp, ok := p.(*packet.Signature)
+	if !ok {
+		return nil, fmt.Errorf("clearsigning: unexpected %T packet", p)
+	}
+	hashName, ok := hashHeaderName(sp.Hash)
+	if !ok {
+		return nil, fmt.Errorf("clearsigning: no Hash header name for %v", sp.Hash)
+	}
+	var out bytes.Buffer
+	out.WriteString(beginSigned + "\nHash: " + hashName + "\n\n")
+	out.Write(body.Bytes())
+	w, err := armor.Encode(&out, openpgp.SignatureType, nil)
 	if err != nil {
 		return nil, fmt.Errorf("clearsigning: %w", err)
 	}
-	// go-crypto would sign the final line ending as an extra empty line;
-	// GnuPG and apt treat it as the last line's terminator.
-	text := bytes.TrimSuffix(bytes.TrimSuffix(data, []byte("\n")), []byte("\r"))
-	if _, err := w.Write(text); err != nil {
+	if _, err := w.Write(sig.Bytes()); err != nil {
 		return nil, fmt.Errorf("clearsigning: %w", err)
 	}
 	if err := w.Close(); err != nil {
 		return nil, fmt.Errorf("clearsigning: %w", err)
 	}
-	buf.WriteByte('\n')
-	return buf.Bytes(), nil
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}
+
+// hashHeaderName is the inverse of hashNames.
+func hashHeaderName(h crypto.Hash) (string, bool) {
+	for name, x := range hashNames {
+		if x == h {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // Key file names inside LoadOrGenerate's directory.
