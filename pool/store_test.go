@@ -818,3 +818,30 @@ func TestNoSync(t *testing.T) {
 		t.Errorf("digest %s", info.Digest)
 	}
 }
+
+func TestCommitCancelledKeepsPartial(t *testing.T) {
+	s := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := s.Begin(ctx, pool.BeginRequest{ResumeKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("some bytes"))
+	cancel()
+	if _, err := w.Commit(ctx, pool.PutRequest{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Commit = %v, want context.Canceled", err)
+	}
+	if _, err := w.Commit(context.Background(), pool.PutRequest{}); !errors.Is(err, pool.ErrClosed) {
+		t.Errorf("second Commit = %v, want ErrClosed", err)
+	}
+	w, err = s.Begin(context.Background(), pool.BeginRequest{ResumeKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Offset() != int64(len("some bytes")) {
+		t.Errorf("Offset() = %d after a cancelled Commit, want the kept partial", w.Offset())
+	}
+	if info, err := w.Commit(context.Background(), pool.PutRequest{Size: 10}); err != nil || info.Digest != pool.Sum([]byte("some bytes")) {
+		t.Errorf("Commit = %+v, %v", info, err)
+	}
+}
