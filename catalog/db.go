@@ -15,6 +15,9 @@ import (
 // schemaVersion is the schema this build reads and writes.
 const schemaVersion = 1
 
+// initialMmapSize is the address space bbolt maps at open.
+const initialMmapSize = 256 << 20
+
 // A migrateFunc upgrades the schema from one version to the next inside
 // the single write transaction that Open runs.
 type migrateFunc func(tx *bolt.Tx) error
@@ -109,6 +112,10 @@ func openDB(path string, o *Options, plan schemaPlan) (*DB, error) {
 		ReadOnly:     opts.ReadOnly,
 		NoSync:       opts.NoSync,
 		FreelistType: bolt.FreelistMapType,
+		// Mapping ahead avoids re-mmapping (which copies every dirty node)
+		// several times while a large state commits, and lets readers run
+		// beside a growing writer. It reserves address space, not disk.
+		InitialMmapSize: initialMmapSize,
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open catalog: another chantal-lite process is using %s; wait for it or stop it: %w", path, ErrLocked)

@@ -214,6 +214,7 @@ func checksumKey(algo, sum string) []byte {
 
 // PutItem creates or replaces the item with digest it.Digest and keeps the
 // checksum index (every entry of it.Checksums plus sha256) up to date.
+// Putting an unchanged item writes nothing.
 func (tx *Tx) PutItem(it Item) error {
 	if err := tx.writable("put item"); err != nil {
 		return err
@@ -221,10 +222,14 @@ func (tx *Tx) PutItem(it Item) error {
 	if it.Digest.IsZero() {
 		return fmt.Errorf("put item: zero digest: %w", ErrInvalid)
 	}
+	data := encodeItem(&it)
+	if bytes.Equal(tx.bucket(bucketItems).Get(it.Digest[:]), data) {
+		return nil // unchanged: dirty no pages
+	}
 	if err := tx.unindexItem(it.Digest); err != nil {
 		return err
 	}
-	if err := tx.bucket(bucketItems).Put(it.Digest[:], encodeItem(&it)); err != nil {
+	if err := tx.bucket(bucketItems).Put(it.Digest[:], data); err != nil {
 		return fmt.Errorf("put item %s: %w", it.Digest, err)
 	}
 	idx := tx.bucket(bucketChecksum)

@@ -158,8 +158,8 @@ func compareFiles(a, b File) int { return strings.Compare(a.Path, b.Path) }
 
 // Sort puts s into canonical order: refs by (Path, Digest), files by Path.
 func (s *State) Sort() {
-	slices.SortStableFunc(s.Refs, compareRefValues)
-	slices.SortStableFunc(s.Files, compareFiles)
+	slices.SortFunc(s.Refs, compareRefValues)
+	slices.SortFunc(s.Files, compareFiles)
 }
 
 // sorted returns s if it is already in canonical order, else a sorted
