@@ -84,18 +84,21 @@ type Request struct {
 	Target string
 	// Format renders the metadata.
 	Format formats.Format
-	Mode   formats.Mode
+	// Mode is passed to Render.
+	Mode formats.Mode
 	// Items are the payloads. Item.Path is the published path relative to
 	// Target and Item.Digest the blob in Pool. The order does not matter.
 	Items []formats.Item
 	// Files are the repo-level files passed to Render.
 	Files []formats.File
 	// Pool holds every Item's and File's blob.
-	Pool   *pool.Store
+	Pool *pool.Store
+	// Params are the format's per-repository settings, passed to Render.
 	Params map[string]string
 	// Now is the time written into metadata, used in the version id and
 	// recorded as the version's creation time. Publish never reads the clock.
-	Now    time.Time
+	Now time.Time
+	// Signer, when not nil, is passed to Render to sign the metadata.
 	Signer formats.Signer
 	// Key identifies what is published (for example a state id plus a hash of
 	// the parameters). When it equals the current version's Key, Publish does
@@ -129,8 +132,10 @@ type Result struct {
 type Version struct {
 	// ID is the version's directory name below <target>/.versions; ids of
 	// versions published in later seconds sort later.
-	ID      string
-	Key     string
+	ID string
+	// Key is the Request.Key the version was published with.
+	Key string
+	// Created is the Request.Now the version was published with.
 	Created time.Time
 	// Current is true for the version the target's symlinks point at.
 	Current bool
