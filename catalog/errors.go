@@ -48,6 +48,7 @@ type SchemaError struct {
 	Reason string
 }
 
+// Error describes the versions and the reason.
 func (e *SchemaError) Error() string {
 	return fmt.Sprintf("catalog: %s has schema version %d, this build uses %d: %s", e.Path, e.Have, e.Want, e.Reason)
 }
