@@ -19,7 +19,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Include = nil                        // its repositories are already in the list
+	c.Include = nil                       // its repositories are already in the list
 	c.Repositories[0].GPG.Passphrase = "" // "${literal}" would be expanded on the way back
 	out, err := yaml.Marshal(c)
 	if err != nil {
