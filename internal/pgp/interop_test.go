@@ -237,3 +237,37 @@ func TestInteropLoadGnuPGSecretKey(t *testing.T) {
 	keyring := g.file("pub.gpg", g.run("gpg", nil, "--export", fpr))
 	g.run("gpgv", nil, "--keyring", keyring, g.file("InRelease", msg))
 }
+
+// TestInteropDebianKeyring reads the binary keyring apt ships (several keys
+// concatenated, RSA and Ed25519) and compares it with gpg's own listing.
+func TestInteropDebianKeyring(t *testing.T) {
+	const path = "/usr/share/keyrings/debian-archive-keyring.gpg" // package debian-archive-keyring
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("%s not installed: %v", path, err)
+	}
+	g := newGnuPG(t)
+	var want []string
+	pub := false
+	for _, line := range strings.Split(string(g.run("gpg", nil, "--with-colons", "--show-keys", path)), "\n") {
+		f := strings.Split(line, ":")
+		switch {
+		case f[0] == "pub":
+			pub = true
+		case f[0] == "fpr" && pub && len(f) > 9:
+			want = append(want, f[9])
+			pub = false
+		}
+	}
+	k, err := LoadKeyring(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, k.Fingerprints()); diff != "" {
+		t.Errorf("fingerprints (-gpg +ours):\n%s", diff)
+	}
+	if len(want) > 0 {
+		if _, err := k.Pin([]string{want[len(want)-1][24:]}); err != nil {
+			t.Errorf("pin by long key ID: %v", err)
+		}
+	}
+}

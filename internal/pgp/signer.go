@@ -282,7 +282,8 @@ const (
 // caller never replaces a key that another one already returned. The public
 // key is (re)written to dir/signing.pub.asc whenever it is missing or stale.
 // Every later call returns the same key: clients' trust must not change on
-// every publish.
+// every publish. A stored key that is encrypted fails with ErrPassphrase; use
+// LoadSigner for those. req is only used when a key is generated.
 func LoadOrGenerate(dir string, req GenerateRequest) (*Signer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating key directory: %w", err)
