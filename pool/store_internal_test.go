@@ -94,3 +94,59 @@ func TestLinkOtherErrorsDoNotCopy(t *testing.T) {
 		t.Errorf("dst exists after a failed Link: %v", err)
 	}
 }
+
+// TestWriteFailureRefusesCommit checks that a failed file write poisons the
+// Writer, on both the plain and the pipelined path, and leaves no blob.
+func TestWriteFailureRefusesCommit(t *testing.T) {
+	for _, pipelined := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Write", true: "ReadFrom"}[pipelined], func(t *testing.T) {
+			s, err := Open(filepath.Join(t.TempDir(), "pool"), &Options{NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := s.Begin(context.Background(), BeginRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Swap in a read-only descriptor of the same file: every write fails.
+			locked := w.f
+			ro, err := os.Open(w.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.f = ro
+			content := strings.Repeat("y", 5*bufSize/2)
+			if pipelined {
+				_, err = w.ReadFrom(strings.NewReader(content))
+			} else {
+				_, err = w.Write([]byte(content))
+			}
+			if err == nil {
+				t.Fatal("write to a read-only descriptor succeeded")
+			}
+			if _, err := w.Write([]byte("more")); err == nil {
+				t.Error("Write after a failed write succeeded")
+			}
+			if _, err := w.Commit(context.Background(), PutRequest{}); err == nil {
+				t.Error("Commit after a failed write succeeded")
+			}
+			if err := locked.Close(); err != nil {
+				t.Fatal(err)
+			}
+			entries, err := os.ReadDir(s.tmpDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 0 {
+				t.Errorf("tmp/ holds %d files", len(entries))
+			}
+			blobs := 0
+			if err := s.Walk(context.Background(), func(Info) error { blobs++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if blobs != 0 {
+				t.Errorf("%d blobs after a failed write", blobs)
+			}
+		})
+	}
+}

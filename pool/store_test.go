@@ -425,8 +425,10 @@ func TestResume(t *testing.T) {
 	if w.Digest() != pool.Sum(content[:half]) {
 		t.Error("resumed Digest() is not the digest of the prefix")
 	}
-	if _, err := w.Write(content[w.Offset():]); err != nil {
-		t.Fatal(err)
+	// io.Copy goes through Writer.ReadFrom, the pipelined path.
+	rest := struct{ io.Reader }{bytes.NewReader(content[w.Offset():])}
+	if n, err := io.Copy(w, rest); err != nil || n != int64(len(content)-half) {
+		t.Fatalf("io.Copy = %d, %v", n, err)
 	}
 	info, err := w.Commit(ctx, pool.PutRequest{Digest: d, Size: int64(len(content))})
 	if err != nil {

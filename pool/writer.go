@@ -11,12 +11,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 )
 
-// parallelHashMin is the write size from which Writer.Write hashes in a second
-// goroutine while the bytes go to the file: on a large stream the write then
-// costs (almost) nothing on top of SHA-256.
-const parallelHashMin = 64 << 10
+// pipelineDepth is how many chunks ReadFrom and Put let the file writes lag
+// behind reading and hashing. A queue rather than one hand-off per chunk keeps
+// both goroutines busy even when waking the other one takes a while.
+const pipelineDepth = 3
 
 // maxEmptyReads bounds how many (0, nil) reads Put tolerates in a row.
 const maxEmptyReads = 100
@@ -38,7 +39,6 @@ type Writer struct {
 	size      int64
 	err       error // sticky write error
 	done      bool
-	hashed    chan struct{}
 }
 
 // Begin starts a Writer.
@@ -57,7 +57,7 @@ func (s *Store) Begin(ctx context.Context, req BeginRequest) (*Writer, error) {
 	for _, h := range req.Hashes {
 		h.Reset()
 	}
-	w := &Writer{s: s, sum: sha256.New(), extra: req.Hashes, hashed: make(chan struct{}, 1)}
+	w := &Writer{s: s, sum: sha256.New(), extra: req.Hashes}
 	if req.ResumeKey != "" {
 		ok, err := w.openPartial(ctx, req.ResumeKey)
 		if err != nil {
@@ -144,7 +144,8 @@ func (w *Writer) hash(p []byte) {
 	}
 }
 
-// Write appends p to the blob and to every hash.
+// Write appends p to the blob and to every hash. To copy a stream, prefer
+// ReadFrom (which io.Copy uses): it hashes and writes in parallel.
 func (w *Writer) Write(p []byte) (int, error) {
 	if w.done {
 		return 0, fmt.Errorf("pool: writing blob: %w", ErrClosed)
@@ -152,19 +153,8 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	var n int
-	var err error
-	if len(p) >= parallelHashMin {
-		go func() {
-			w.hash(p)
-			w.hashed <- struct{}{}
-		}()
-		n, err = w.f.Write(p)
-		<-w.hashed
-	} else {
-		n, err = w.f.Write(p)
-		w.hash(p[:n])
-	}
+	n, err := w.f.Write(p)
+	w.hash(p[:n])
 	w.size += int64(n)
 	if err != nil {
 		// The hashes may now disagree with the file: refuse to commit.
@@ -346,49 +336,115 @@ func (s *Store) Put(ctx context.Context, r io.Reader, req PutRequest) (Info, err
 	if err != nil {
 		return Info{}, err
 	}
-	buf := s.getBuf()
-	defer s.putBuf(buf)
-	if err := w.fill(ctx, r, *buf, req.Size); err != nil {
+	if _, err := w.fill(ctx, r, req.Size); err != nil {
 		return Info{}, withCleanup(err, w.Abort())
 	}
 	return w.Commit(ctx, req)
 }
 
-// fill copies r into w in chunks of len(buf) until EOF. Each chunk is read
-// completely before it is written, so a reader yielding small pieces (an HTTP
-// body) still results in large writes. limit > 0 bounds the bytes accepted.
-func (w *Writer) fill(ctx context.Context, r io.Reader, buf []byte, limit int64) error {
-	for {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("pool: putting blob: %w", err)
-		}
-		n, empty := 0, 0
-		var rerr error
-		for n < len(buf) && rerr == nil {
-			var m int
-			m, rerr = r.Read(buf[n:])
-			n += m
-			if m == 0 && rerr == nil {
-				if empty++; empty >= maxEmptyReads {
-					rerr = io.ErrNoProgress
+// ReadFrom implements io.ReaderFrom: it appends everything r yields until
+// EOF, reading and hashing in the calling goroutine while another one writes
+// to the file, so that a large stream costs little more than its SHA-256.
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	return w.fill(context.Background(), r, 0)
+}
+
+// fill copies r into w in chunks of bufSize until EOF, checking ctx before
+// each. Each chunk is read completely before it is queued, so a reader
+// yielding small pieces (an HTTP body) still results in large writes.
+// limit > 0 bounds the total size of the blob.
+func (w *Writer) fill(ctx context.Context, r io.Reader, limit int64) (int64, error) {
+	if w.done {
+		return 0, fmt.Errorf("pool: writing blob: %w", ErrClosed)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	type chunk struct {
+		buf *[]byte
+		n   int
+	}
+	queue := make(chan chunk, pipelineDepth)
+	free := make(chan *[]byte, pipelineDepth+1)
+	for range pipelineDepth + 1 {
+		free <- w.s.getBuf()
+	}
+	var writeFailed atomic.Bool
+	writeErr := make(chan error, 1)
+	go func() {
+		var err error
+		for c := range queue {
+			if err == nil {
+				if _, err = w.f.Write((*c.buf)[:c.n]); err != nil {
+					writeFailed.Store(true)
 				}
 			}
+			free <- c.buf
+		}
+		writeErr <- err
+	}()
+
+	var total int64
+	var err error
+	for {
+		if err = ctx.Err(); err != nil {
+			err = fmt.Errorf("pool: putting blob: %w", err)
+			break
+		}
+		if writeFailed.Load() {
+			break // the writer's error is collected below
+		}
+		buf := <-free
+		n, rerr := readChunk(r, *buf)
+		if n > 0 && limit > 0 && w.size+int64(n) > limit {
+			free <- buf
+			err = &SizeMismatchError{Want: limit, Got: w.size + int64(n)}
+			break
 		}
 		if n > 0 {
-			if limit > 0 && w.size+int64(n) > limit {
-				return &SizeMismatchError{Want: limit, Got: w.size + int64(n)}
-			}
-			if _, err := w.Write(buf[:n]); err != nil {
-				return err
-			}
+			w.hash((*buf)[:n])
+			w.size += int64(n)
+			total += int64(n)
+			queue <- chunk{buf, n}
+		} else {
+			free <- buf
 		}
 		if rerr == io.EOF {
-			return nil
+			break
 		}
 		if rerr != nil {
-			return fmt.Errorf("pool: reading blob: %w", rerr)
+			err = fmt.Errorf("pool: reading blob: %w", rerr)
+			break
 		}
 	}
+	close(queue)
+	if werr := <-writeErr; werr != nil {
+		// The hashes now disagree with the file: refuse to commit.
+		w.err = fmt.Errorf("pool: writing blob: %w", werr)
+		err = w.err
+	}
+	for range pipelineDepth + 1 {
+		w.s.putBuf(<-free)
+	}
+	return total, err
+}
+
+// readChunk reads from r until buf is full or r fails; io.EOF marks the end.
+func readChunk(r io.Reader, buf []byte) (int, error) {
+	n, empty := 0, 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			if empty++; empty >= maxEmptyReads {
+				return n, io.ErrNoProgress
+			}
+		}
+	}
+	return n, nil
 }
 
 // withCleanup returns err, joined with the error of the cleanup that followed
