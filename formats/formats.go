@@ -196,6 +196,19 @@ type Layouter interface {
 	PublishPath(it Item) string
 }
 
+// VersionMatcher evaluates a version constraint in the format's own syntax
+// (for helm, Masterminds/semver constraints such as ">=1.2, <2").
+type VersionMatcher interface {
+	MatchVersion(constraint, version string) (bool, error)
+}
+
+// DependencyResolver extends a selection with its dependency closure within
+// the repository (filter_with_deps): keep[i] says whether items[i] is selected,
+// and AddDependencies sets keep for every item a selected one needs.
+type DependencyResolver interface {
+	AddDependencies(ctx context.Context, items []Item, keep []bool) error
+}
+
 // Comparer orders two versions of the same package name in the format's own
 // version order (rpm EVR, dpkg, SemVer): negative, zero or positive.
 type Comparer interface {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/chantal-lite/chantal/formats"
 	"github.com/chantal-lite/chantal/formats/formattest"
-	"github.com/chantal-lite/chantal/internal/testformat"
+	testformat "github.com/chantal-lite/chantal/formats/formattest/lines"
 	"github.com/chantal-lite/chantal/internal/verify"
 	"github.com/chantal-lite/chantal/pool"
 )

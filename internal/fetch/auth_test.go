@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -79,6 +80,10 @@ func TestRedirectToOtherHostDropsCredentials(t *testing.T) {
 	var other headerLog
 	otherSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		other.add(r)
+		if r.URL.Path == "/gone" {
+			http.NotFound(w, r)
+			return
+		}
 		io.WriteString(w, "from the CDN")
 	}))
 	defer otherSrv.Close()
@@ -89,7 +94,9 @@ func TestRedirectToOtherHostDropsCredentials(t *testing.T) {
 		case "/repo/hop":
 			http.Redirect(w, r, "/repo/cdn", http.StatusFound) // same host first
 		case "/repo/cdn":
-			http.Redirect(w, r, otherSrv.URL+"/blob", http.StatusFound)
+			http.Redirect(w, r, otherSrv.URL+"/blob?X-Signature=sig-s3cret", http.StatusFound)
+		case "/repo/gone":
+			http.Redirect(w, r, otherSrv.URL+"/gone?X-Signature=sig-s3cret", http.StatusFound)
 		}
 	}))
 	defer originSrv.Close()
@@ -116,6 +123,10 @@ func TestRedirectToOtherHostDropsCredentials(t *testing.T) {
 	}
 	if len(other.all()) != 1 {
 		t.Errorf("other host saw %d requests", len(other.all()))
+	}
+	_, err = s.Get(context.Background(), GetRequest{Path: "gone"})
+	if !errors.Is(err, ErrNotFound) || strings.Contains(err.Error(), "sig-s3cret") {
+		t.Errorf("err = %v, want ErrNotFound without the signature", err)
 	}
 }
 
@@ -268,6 +279,64 @@ func TestProxyCredentialsOnlyToProxy(t *testing.T) {
 	}
 	if len(proxySeen.all()) != 1 {
 		t.Errorf("NoProxy host went through the proxy")
+	}
+}
+
+func TestProxyConnectForHTTPS(t *testing.T) {
+	var originSeen headerLog
+	origin := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		originSeen.add(r)
+		io.WriteString(w, "tunnelled")
+	}))
+	defer origin.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	writePEM(t, ca, "CERTIFICATE", origin.Certificate().Raw)
+
+	var proxySeen headerLog
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxySeen.add(r)
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		dst, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			dst.Close()
+			return
+		}
+		io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n")
+		go func() {
+			io.Copy(dst, buf)
+			dst.Close()
+		}()
+		io.Copy(conn, dst)
+		conn.Close()
+	}))
+	defer proxy.Close()
+
+	o := &Options{
+		TLS:   TLSOptions{CABundle: ca},
+		Auth:  AuthOptions{Type: "bearer", Token: "origin-token"},
+		Proxy: ProxyOptions{URL: proxy.URL, Username: "pu", Password: "pp"},
+	}
+	s, _ := newSource(t, origin.URL, o)
+	res, err := s.Get(context.Background(), GetRequest{Path: "x"})
+	if err != nil || string(res.Data) != "tunnelled" {
+		t.Fatalf("Get = %v", err)
+	}
+	want := "Basic " + base64.StdEncoding.EncodeToString([]byte("pu:pp"))
+	ps := proxySeen.all()
+	if len(ps) != 1 || ps[0].Get("Proxy-Authorization") != want || ps[0].Get("Authorization") != "" {
+		t.Errorf("proxy saw %v, want only Proxy-Authorization %q", ps, want)
+	}
+	seen := originSeen.all()
+	if len(seen) != 1 || seen[0].Get("Authorization") != "Bearer origin-token" || seen[0].Get("Proxy-Authorization") != "" {
+		t.Errorf("origin saw %v, want its own bearer token and no proxy credentials", seen)
 	}
 }
 

@@ -9,7 +9,8 @@
 // Credentials never leave the configured host: Authorization and configured
 // custom headers are set only on requests to the base URL's scheme and host and
 // removed on redirects elsewhere; proxy credentials go only to the proxy, as
-// Proxy-Authorization. URLs in errors and logs carry no userinfo.
+// Proxy-Authorization. URLs in errors and logs carry no userinfo, and their
+// query (which may hold a signature) is replaced by "REDACTED".
 package fetch
 
 import (
@@ -403,13 +404,17 @@ func (s *Source) checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// redact returns u as a string without userinfo.
+// redact returns u as a string without userinfo and without its query, which
+// may hold a token (a presigned redirect target, for example).
 func redact(u *url.URL) string {
 	if u == nil {
 		return ""
 	}
 	c := *u
 	c.User = nil
+	if c.RawQuery != "" {
+		c.RawQuery = "REDACTED"
+	}
 	return c.String()
 }
 

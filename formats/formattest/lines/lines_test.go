@@ -1,11 +1,11 @@
-package testformat_test
+package lines_test
 
 import (
 	"fmt"
 	"testing"
 
 	"github.com/chantal-lite/chantal/formats/formattest"
-	"github.com/chantal-lite/chantal/internal/testformat"
+	testformat "github.com/chantal-lite/chantal/formats/formattest/lines"
 )
 
 func upstream() *formattest.MemFS {

@@ -1,7 +1,7 @@
-// Package testformat is a tiny line-based repository format used to test the
+// Package lines is a tiny line-based repository format used to test the
 // core without any real package format: an upstream is an "index.txt" whose lines
 // read "<sha256> <size> <path> <name> <version> <arch>", plus the payload files.
-package testformat
+package lines
 
 import (
 	"bufio"

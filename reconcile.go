@@ -1,0 +1,295 @@
+package chantal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/chantal-lite/chantal/catalog"
+	"github.com/chantal-lite/chantal/formats"
+	"github.com/chantal-lite/chantal/internal/fetch"
+	"github.com/chantal-lite/chantal/internal/verify"
+	"github.com/chantal-lite/chantal/pool"
+)
+
+// reconcile resolves each wanted item to a pool blob (downloading what is
+// missing), then commits the new state in one transaction.
+func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []formats.File, dryRun bool) error {
+	m, id := rs.m, rs.rc.ID
+
+	// Resolve digests of items upstream declares only by other checksums, and
+	// learn which items the catalog already holds.
+	known := make([]bool, len(want))
+	var old *catalog.State
+	if err := m.view(ctx, func(tx *catalog.Tx) error {
+		for i := range want {
+			w := &want[i]
+			if w.Digest.IsZero() {
+				if algo, sum, err := verify.Strongest(w.Checksums); err == nil {
+					if d, err := tx.ItemByChecksum(algo, sum); err == nil {
+						w.Digest = d
+					}
+				}
+			}
+			if !w.Digest.IsZero() {
+				ok, err := tx.HasItem(w.Digest)
+				if err != nil {
+					return err
+				}
+				known[i] = ok
+			}
+		}
+		var err error
+		if rs.exists {
+			old, err = tx.State(rs.old.State)
+		} else {
+			old = &catalog.State{}
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	for i := range want {
+		if known[i] {
+			want[i].Fragments = nil // the catalog has them; free the memory
+		}
+	}
+
+	// Fetch what the pool lacks.
+	var missing []int
+	for i := range want {
+		if want[i].Digest.IsZero() {
+			missing = append(missing, i)
+			continue
+		}
+		ok, err := m.pool.Has(want[i].Digest)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			missing = append(missing, i)
+		}
+	}
+	for _, i := range missing {
+		rs.res.Downloaded++
+		rs.res.Bytes += want[i].Size
+	}
+	failed := make([]bool, len(want))
+	if !dryRun {
+		rs.res.Bytes = 0
+		var mu sync.Mutex
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(max(m.cfg.DownloadFor(rs.rc).Parallel, 1))
+		for _, i := range missing {
+			w := &want[i]
+			g.Go(func() error {
+				m.reporter.Report(Event{Kind: FetchStarted, Repo: id, Path: w.from, Total: w.Size})
+				info, err := rs.src.Download(gctx, m.pool, fetch.DownloadRequest{Path: w.from, Size: w.Size, Checksums: w.Checksums, Digest: w.Digest})
+				if err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					mu.Lock()
+					failed[i] = true
+					rs.res.Failed = append(rs.res.Failed, ItemError{Path: w.from, Err: err})
+					mu.Unlock()
+					m.reporter.Report(Event{Kind: ItemFailed, Repo: id, Path: w.from, Err: err})
+					m.log.Warn("download failed", "repo", id, "path", w.from, "err", err)
+					return nil
+				}
+				w.Digest = info.Digest
+				mu.Lock()
+				rs.res.Bytes += info.Size
+				mu.Unlock()
+				m.reporter.Report(Event{Kind: ItemAdded, Repo: id, Path: w.Path, Bytes: info.Size})
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		sort.Slice(rs.res.Failed, func(i, j int) bool { return rs.res.Failed[i].Path < rs.res.Failed[j].Path })
+	}
+
+	// Repo-level files: the ones Scan read are already in the pool.
+	var keptFiles []catalog.File
+	for _, f := range files {
+		rs.mu.Lock()
+		d, ok := rs.fetched[f.Path]
+		rs.mu.Unlock()
+		if !ok && !f.Digest.IsZero() {
+			if has, err := m.pool.Has(f.Digest); err != nil {
+				return err
+			} else if has {
+				d, ok = f.Digest, true
+			}
+		}
+		if !ok {
+			if dryRun {
+				continue
+			}
+			info, err := rs.src.Download(ctx, m.pool, fetch.DownloadRequest{Path: f.Path, Size: f.Size, Checksums: f.Checksums, Digest: f.Digest})
+			if err != nil {
+				return fmt.Errorf("fetching %s: %w", f.Path, err)
+			}
+			d = info.Digest
+			if f.Size == 0 {
+				f.Size = info.Size
+			}
+		}
+		keptFiles = append(keptFiles, catalog.File{Path: f.Path, Digest: d, Size: f.Size, Kind: f.Kind, Checksums: f.Checksums})
+	}
+
+	// The new state, and what changed.
+	next := &catalog.State{Files: keptFiles}
+	for i, w := range want {
+		if failed[i] {
+			continue
+		}
+		next.Refs = append(next.Refs, catalog.Ref{Path: w.Path, Digest: w.Digest})
+	}
+	next.Sort()
+	if err := rs.changes(ctx, old, next, want); err != nil {
+		return err
+	}
+	if dryRun {
+		// A dry run cannot know digests it has not downloaded; report by path.
+		return nil
+	}
+	return m.update(ctx, func(tx *catalog.Tx) error {
+		for i, w := range want {
+			if failed[i] || known[i] {
+				continue
+			}
+			if err := tx.PutItem(catalog.Item{
+				Digest: w.Digest, Size: w.Size, Format: rs.format.Name(),
+				Name: w.Name, Version: w.Version, Arch: w.Arch,
+				Checksums: w.Checksums, Fields: w.Fields, Fragments: w.Fragments,
+			}); err != nil {
+				return err
+			}
+		}
+		sid, err := tx.SetRepoState(id, next)
+		if err != nil {
+			return err
+		}
+		r := rs.old
+		now := rs.m.now().UTC()
+		if !rs.exists {
+			r = catalog.Repo{ID: id, Created: now}
+		}
+		r.Format, r.Mode, r.Feed, r.Updated = rs.format.Name(), string(rs.mode), rs.rc.Feed, now
+		if sid != r.State || r.Meta[stateTimeKey] == "" {
+			rs.meta[stateTimeKey] = now.Truncate(time.Second).Format(time.RFC3339)
+		} else {
+			rs.meta[stateTimeKey] = r.Meta[stateTimeKey]
+		}
+		if len(rs.res.Failed) > 0 {
+			// Forget upstream's top-level fingerprint so the next sync scans
+			// again and retries what failed.
+			delete(rs.meta, metaTopSHA)
+			delete(rs.meta, metaETag)
+			delete(rs.meta, metaLastMod)
+		}
+		r.State = sid
+		r.Meta = rs.meta
+		if err := tx.PutRepo(r); err != nil {
+			return err
+		}
+		rs.res.State = sid.String()
+		return nil
+	})
+}
+
+// changes fills the result's Added/Removed/Updated lists by comparing the
+// old and new reference lists by path, pairing removals and additions of the
+// same (name, arch) as updates.
+func (rs *repoSync) changes(ctx context.Context, old, next *catalog.State, want []wanted) error {
+	oldBy := make(map[string]pool.Digest, len(old.Refs))
+	for _, r := range old.Refs {
+		oldBy[r.Path] = r.Digest
+	}
+	nextBy := make(map[string]bool, len(next.Refs))
+	for _, r := range next.Refs {
+		nextBy[r.Path] = true
+	}
+	byPath := make(map[string]*wanted, len(want))
+	for i := range want {
+		byPath[want[i].Path] = &want[i]
+	}
+	type key struct{ name, arch string }
+	added := map[key][]Change{}
+	var addOrder []key
+	for _, r := range next.Refs {
+		d, had := oldBy[r.Path]
+		if had && (d == r.Digest || r.Digest.IsZero()) { // zero: a dry run's undownloaded item
+			continue
+		}
+		w := byPath[r.Path]
+		c := Change{Name: w.Name, Arch: w.Arch, New: w.Version, Path: r.Path}
+		k := key{w.Name, w.Arch}
+		if _, ok := added[k]; !ok {
+			addOrder = append(addOrder, k)
+		}
+		added[k] = append(added[k], c)
+	}
+	var removedRefs []catalog.Ref
+	for _, r := range old.Refs {
+		if !nextBy[r.Path] {
+			removedRefs = append(removedRefs, r)
+		}
+	}
+	var removed []Change
+	if len(removedRefs) > 0 {
+		if err := rs.m.view(ctx, func(tx *catalog.Tx) error {
+			for _, r := range removedRefs {
+				c := Change{Path: r.Path, Name: r.Path}
+				if it, err := tx.Item(r.Digest); err == nil {
+					c.Name, c.Arch, c.Old = it.Name, it.Arch, it.Version
+				} else if !errors.Is(err, catalog.ErrNotFound) {
+					return err
+				}
+				removed = append(removed, c)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	for _, c := range removed {
+		k := key{c.Name, c.Arch}
+		if as := added[k]; len(as) > 0 {
+			u := as[0]
+			u.Old = c.Old
+			added[k] = as[1:]
+			rs.res.Updated = append(rs.res.Updated, u)
+			continue
+		}
+		rs.res.Removed = append(rs.res.Removed, c)
+	}
+	for _, k := range addOrder {
+		rs.res.Added = append(rs.res.Added, added[k]...)
+	}
+	sortChanges(rs.res.Added)
+	sortChanges(rs.res.Removed)
+	sortChanges(rs.res.Updated)
+	return nil
+}
+
+func sortChanges(cs []Change) {
+	sort.Slice(cs, func(i, j int) bool {
+		if c := strings.Compare(cs[i].Name, cs[j].Name); c != 0 {
+			return c < 0
+		}
+		if cs[i].Arch != cs[j].Arch {
+			return cs[i].Arch < cs[j].Arch
+		}
+		return cs[i].Path < cs[j].Path
+	})
+}

@@ -1,0 +1,493 @@
+package chantal
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/chantal-lite/chantal/catalog"
+	"github.com/chantal-lite/chantal/config"
+	"github.com/chantal-lite/chantal/formats"
+	"github.com/chantal-lite/chantal/internal/fetch"
+	"github.com/chantal-lite/chantal/pool"
+)
+
+// SyncRequest selects the repositories to sync.
+type SyncRequest struct {
+	// Repos are repository ids; empty with All syncs every enabled repository.
+	Repos []string
+	All   bool
+	// DryRun computes what a sync would change without downloading payloads or
+	// changing the catalog.
+	DryRun bool
+	// Wait makes a sync of a repository another process is syncing wait for it,
+	// instead of failing with ErrBusy.
+	Wait bool
+}
+
+// SyncResult reports a Sync, one entry per repository in request order.
+type SyncResult struct {
+	Repos []RepoSyncResult
+}
+
+// Err returns nil when every repository synced completely; otherwise the
+// repository errors joined, wrapping ErrPartial when items failed.
+func (r *SyncResult) Err() error {
+	var errs []error
+	for _, rr := range r.Repos {
+		if rr.Err != nil {
+			errs = append(errs, rr.Err)
+		} else if len(rr.Failed) > 0 {
+			errs = append(errs, &RepoError{Op: "sync", Repo: rr.Repo, Err: fmt.Errorf("%w: %d of %d items failed", ErrPartial, len(rr.Failed), rr.Wanted)})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Change is one package a sync adds, removes or updates.
+type Change struct {
+	Name, Arch string
+	// Old and New are versions; Old is empty for an addition, New for a removal.
+	Old, New string
+	Path     string
+}
+
+// RepoSyncResult reports one repository's sync.
+type RepoSyncResult struct {
+	Repo string
+	// Unchanged is set when upstream's top-level metadata had not changed and
+	// every referenced blob was present: nothing was scanned or downloaded.
+	Unchanged bool
+	DryRun    bool
+	// Wanted is the number of items the filters kept.
+	Wanted int
+	// Added, Removed and Updated are what the repository's state gained, lost or
+	// moved to another version, by (name, arch).
+	Added, Removed, Updated []Change
+	// Downloaded counts payloads fetched (or, in a dry run, to fetch) and Bytes their size.
+	Downloaded int
+	Bytes      int64
+	// Failed lists payloads that could not be fetched; the rest were synced.
+	Failed []ItemError
+	// State is the id of the repository's state after the sync.
+	State    string
+	Started  time.Time
+	Finished time.Time
+	// Err is set when the repository's sync failed as a whole.
+	Err error
+}
+
+// Sync fetches upstream metadata for each requested repository, applies
+// filters, downloads missing payloads in parallel and commits the new state in
+// one short catalog transaction. Repositories are synced one after another; a
+// failure of one does not stop the others. The returned error is non-nil only
+// for a bad request (unknown repository); per-repository and per-item failures
+// are in the result (see SyncResult.Err).
+func (m *Mirror) Sync(ctx context.Context, req SyncRequest) (*SyncResult, error) {
+	ids, err := m.selectRepos(req.Repos, req.All)
+	if err != nil {
+		return nil, err
+	}
+	res := &SyncResult{}
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		rr := m.syncRepo(ctx, id, req)
+		res.Repos = append(res.Repos, rr)
+	}
+	return res, nil
+}
+
+func (m *Mirror) selectRepos(ids []string, all bool) ([]string, error) {
+	if all && len(ids) > 0 {
+		return nil, errors.New("name repositories or use all, not both")
+	}
+	if !all {
+		if len(ids) == 0 {
+			return nil, errors.New("no repository named (use all to sync every enabled repository)")
+		}
+		for _, id := range ids {
+			if _, err := m.repoConfig(id); err != nil {
+				return nil, err
+			}
+		}
+		return ids, nil
+	}
+	var out []string
+	for i := range m.cfg.Repositories {
+		r := &m.cfg.Repositories[i]
+		if r.IsEnabled() && r.Mode != config.ModeHosted {
+			out = append(out, r.ID)
+		}
+	}
+	return out, nil
+}
+
+// repoSync carries one repository's sync through its steps.
+type repoSync struct {
+	m      *Mirror
+	rc     *config.Repository
+	format formats.Format
+	mode   formats.Mode
+	src    *fetch.Source
+	res    *RepoSyncResult
+	old    catalog.Repo
+	exists bool
+	meta   map[string]string
+	// fetched maps upstream path → digest of metadata already in the pool.
+	mu      sync.Mutex
+	fetched map[string]pool.Digest
+}
+
+func (m *Mirror) syncRepo(ctx context.Context, id string, req SyncRequest) (rr RepoSyncResult) {
+	rr = RepoSyncResult{Repo: id, DryRun: req.DryRun, Started: m.now().UTC()}
+	m.reporter.Report(Event{Kind: SyncStarted, Repo: id})
+	defer func() {
+		rr.Finished = m.now().UTC()
+		m.reporter.Report(Event{Kind: SyncDone, Repo: id, Err: rr.Err})
+	}()
+	fail := func(op string, err error) RepoSyncResult {
+		var re *RepoError
+		if !errors.As(err, &re) {
+			err = &RepoError{Op: op, Repo: id, Err: err}
+		}
+		rr.Err = err
+		return rr
+	}
+	rc, err := m.repoConfig(id)
+	if err != nil {
+		return fail("sync", err)
+	}
+	if rc.Mode == config.ModeHosted {
+		return fail("sync", errors.New("hosted repositories have no upstream; use package upload"))
+	}
+	f, err := m.formats.Lookup(rc.Type)
+	if err != nil {
+		return fail("sync", err)
+	}
+	mode, err := formats.ParseMode(rc.Mode)
+	if err != nil {
+		return fail("sync", err)
+	}
+	repoLock, err := m.lockRepo(ctx, id, req.Wait)
+	if err != nil {
+		return fail("sync", err)
+	}
+	defer repoLock.Unlock()
+	if !req.DryRun {
+		poolLock, err := m.lockPool(ctx, false, true)
+		if err != nil {
+			return fail("sync", err)
+		}
+		defer poolLock.Unlock()
+	}
+	src, err := m.source(rc)
+	if err != nil {
+		return fail("sync", err)
+	}
+	rs := &repoSync{m: m, rc: rc, format: f, mode: mode, src: src, res: &rr, fetched: map[string]pool.Digest{}}
+	if err := m.view(ctx, func(tx *catalog.Tx) error {
+		r, err := tx.Repo(id)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil
+		}
+		rs.old, rs.exists = r, err == nil
+		return err
+	}); err != nil {
+		return fail("sync", err)
+	}
+	var run *catalog.SyncRun
+	if !req.DryRun {
+		run = &catalog.SyncRun{Repo: id, Started: rr.Started, Status: "running"}
+		if err := m.update(ctx, func(tx *catalog.Tx) error {
+			if !rs.exists {
+				now := m.now().UTC()
+				if err := tx.PutRepo(catalog.Repo{ID: id, Format: f.Name(), Mode: string(mode), Feed: rc.Feed, Created: now, Updated: now}); err != nil {
+					return err
+				}
+				rs.old, rs.exists = catalog.Repo{ID: id, Created: now}, true
+			}
+			return tx.PutSyncRun(run)
+		}); err != nil {
+			return fail("sync", err)
+		}
+	}
+	err = rs.run(ctx, req.DryRun)
+	if run != nil {
+		run.Finished = m.now().UTC()
+		run.Added, run.Removed, run.Updated = len(rr.Added), len(rr.Removed), len(rr.Updated)
+		run.Bytes = rr.Bytes
+		for _, fe := range rr.Failed {
+			run.Errors = append(run.Errors, fe.Error())
+		}
+		switch {
+		case err != nil:
+			run.Status = "failed"
+			run.Errors = append(run.Errors, err.Error())
+		case rr.Unchanged:
+			run.Status = "unchanged"
+		case len(rr.Failed) > 0:
+			run.Status = "partial"
+		default:
+			run.Status = "success"
+		}
+		// Record the outcome even when ctx was cancelled.
+		if uerr := m.update(context.WithoutCancel(ctx), func(tx *catalog.Tx) error { return tx.PutSyncRun(run) }); uerr != nil && err == nil {
+			err = uerr
+		}
+	}
+	if err != nil {
+		return fail("sync", err)
+	}
+	return rr
+}
+
+// configKey fingerprints the settings that change what a sync keeps, so that a
+// changed filter defeats the unchanged-upstream fast path.
+func configKey(rc *config.Repository) string {
+	b, _ := json.Marshal(struct { // marshalling plain config structs cannot fail
+		Type, Feed, Mode string
+		Filters          config.Filters
+		APT              config.APT
+	}{rc.Type, rc.Feed, rc.Mode, rc.Filters, rc.APT})
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+const (
+	metaTopSHA  = "top.sha256"
+	metaETag    = "top.etag"
+	metaLastMod = "top.last_modified"
+	metaConfig  = "config"
+)
+
+func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
+	m, id := rs.m, rs.rc.ID
+	rs.meta = map[string]string{metaConfig: configKey(rs.rc)}
+	sreq := formats.ScanRequest{Source: rs, Mode: rs.mode, Params: formatParams(rs.rc), Logger: m.log.With("repo", id, "format", rs.format.Name())}
+
+	var topFiles []formats.File
+	if tl, ok := rs.format.(formats.TopLeveler); ok {
+		topPath, sigPath, err := tl.TopLevel(ctx, sreq)
+		if err != nil {
+			return err
+		}
+		greq := fetch.GetRequest{Path: topPath}
+		if rs.exists && rs.old.Meta[metaConfig] == rs.meta[metaConfig] {
+			greq.ETag, greq.LastModified = rs.old.Meta[metaETag], rs.old.Meta[metaLastMod]
+		}
+		resp, err := rs.src.Get(ctx, greq)
+		if err != nil {
+			return fmt.Errorf("fetching %s: %w", topPath, err)
+		}
+		if resp.NotModified {
+			if ok, err := rs.unchanged(ctx); err != nil || ok {
+				return err
+			}
+			// Something is missing locally: fetch unconditionally.
+			greq.ETag, greq.LastModified = "", ""
+			if resp, err = rs.src.Get(ctx, greq); err != nil {
+				return fmt.Errorf("fetching %s: %w", topPath, err)
+			}
+		}
+		top := &formats.TopLevel{Path: topPath, Data: resp.Data}
+		sum := sha256.Sum256(resp.Data)
+		rs.meta[metaTopSHA] = hex.EncodeToString(sum[:])
+		rs.meta[metaETag], rs.meta[metaLastMod] = resp.ETag, resp.LastModified
+		if rs.exists && rs.old.Meta[metaTopSHA] == rs.meta[metaTopSHA] && rs.old.Meta[metaConfig] == rs.meta[metaConfig] {
+			if ok, err := rs.unchanged(ctx); err != nil || ok {
+				if ok && !dryRun {
+					err = rs.saveMeta(ctx)
+				}
+				return err
+			}
+		}
+		if sigPath != "" {
+			sresp, err := rs.src.Get(ctx, fetch.GetRequest{Path: sigPath, MaxSize: 1 << 20})
+			switch {
+			case errors.Is(err, fetch.ErrNotFound):
+			case err != nil:
+				return fmt.Errorf("fetching %s: %w", sigPath, err)
+			default:
+				top.Signature = sresp.Data
+			}
+		}
+		if err := rs.verify(ctx, top, sigPath); err != nil {
+			return err
+		}
+		if !dryRun {
+			tf, err := rs.keep(ctx, topPath, resp.Data)
+			if err != nil {
+				return err
+			}
+			topFiles = append(topFiles, tf)
+			if top.Signature != nil {
+				sf, err := rs.keep(ctx, sigPath, top.Signature)
+				if err != nil {
+					return err
+				}
+				sf.Kind = "signature"
+				topFiles = append(topFiles, sf)
+			}
+		}
+		sreq.Top = top
+	}
+
+	var items []formats.Item
+	var files []formats.File
+	err := rs.format.Scan(ctx, sreq, func(e formats.Entry) error {
+		switch {
+		case e.Item != nil:
+			items = append(items, *e.Item)
+		case e.File != nil:
+			if e.File.MirrorOnly && rs.mode != formats.ModeMirror {
+				return nil
+			}
+			files = append(files, *e.File)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("scanning upstream: %w", err)
+	}
+	items, err = applyFilters(ctx, rs.rc, rs.format, items)
+	if err != nil {
+		return err
+	}
+	want := rs.layout(items)
+	rs.res.Wanted = len(want)
+	m.reporter.Report(Event{Kind: ScanDone, Repo: id, Total: int64(len(want))})
+	files = mergeFiles(files, topFiles)
+	return rs.reconcile(ctx, want, files, dryRun)
+}
+
+// unchanged reports whether every blob of the current state is in the pool, so
+// that an unchanged upstream needs no further work.
+func (rs *repoSync) unchanged(ctx context.Context) (bool, error) {
+	if !rs.exists {
+		return false, nil
+	}
+	var st *catalog.State
+	if err := rs.m.view(ctx, func(tx *catalog.Tx) error {
+		var err error
+		st, err = tx.State(rs.old.State)
+		return err
+	}); err != nil {
+		return false, err
+	}
+	for _, r := range st.Refs {
+		if ok, err := rs.m.pool.Has(r.Digest); err != nil || !ok {
+			return false, err
+		}
+	}
+	for _, f := range st.Files {
+		if ok, err := rs.m.pool.Has(f.Digest); err != nil || !ok {
+			return false, err
+		}
+	}
+	rs.res.Unchanged = true
+	rs.res.State = rs.old.State.String()
+	return true, nil
+}
+
+func (rs *repoSync) saveMeta(ctx context.Context) error {
+	return rs.m.update(ctx, func(tx *catalog.Tx) error {
+		r, err := tx.Repo(rs.rc.ID)
+		if err != nil {
+			return err
+		}
+		if r.Meta == nil {
+			r.Meta = map[string]string{}
+		}
+		for k, v := range rs.meta {
+			r.Meta[k] = v
+		}
+		return tx.PutRepo(r)
+	})
+}
+
+// keep stores fetched metadata bytes in the pool and describes them as a File.
+func (rs *repoSync) keep(ctx context.Context, p string, data []byte) (formats.File, error) {
+	info, err := rs.m.pool.Put(ctx, bytes.NewReader(data), pool.PutRequest{Digest: pool.Sum(data), Size: int64(len(data))})
+	if err != nil {
+		return formats.File{}, fmt.Errorf("storing %s: %w", p, err)
+	}
+	rs.mu.Lock()
+	rs.fetched[p] = info.Digest
+	rs.mu.Unlock()
+	return formats.File{Path: p, Size: info.Size, Digest: info.Digest, Kind: "top", Checksums: formats.Checksums{"sha256": info.Digest.String()}}, nil
+}
+
+// Open implements formats.Source for Scan: unverified streaming.
+func (rs *repoSync) Open(ctx context.Context, p string) (io.ReadCloser, error) {
+	return rs.src.Open(ctx, p)
+}
+
+// OpenFile implements formats.VerifyingSource: the file is downloaded into the
+// pool, verified against its declared checksum, and read from there, so the
+// bytes parsed are the bytes kept.
+func (rs *repoSync) OpenFile(ctx context.Context, f formats.File) (io.ReadCloser, error) {
+	info, err := rs.src.Download(ctx, rs.m.pool, fetch.DownloadRequest{Path: f.Path, Size: f.Size, Checksums: f.Checksums, Digest: f.Digest})
+	if err != nil {
+		return nil, err
+	}
+	rs.mu.Lock()
+	rs.fetched[f.Path] = info.Digest
+	rs.mu.Unlock()
+	return rs.m.pool.Open(info.Digest)
+}
+
+func mergeFiles(files, top []formats.File) []formats.File {
+	seen := map[string]int{}
+	out := make([]formats.File, 0, len(files)+len(top))
+	for _, f := range append(append([]formats.File(nil), files...), top...) {
+		if i, ok := seen[f.Path]; ok {
+			if out[i].Digest.IsZero() {
+				out[i].Digest = f.Digest
+			}
+			continue
+		}
+		seen[f.Path] = len(out)
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// wanted is an item the filters kept, with the upstream path it is fetched
+// from (Item.Path is where it is published).
+type wanted struct {
+	formats.Item
+	from string
+}
+
+// layout sets each item's published path and keeps one item per path (the
+// first; upstream listing one path twice is reported in the log).
+func (rs *repoSync) layout(items []formats.Item) []wanted {
+	lay, _ := rs.format.(formats.Layouter)
+	seen := make(map[string]bool, len(items))
+	out := make([]wanted, 0, len(items))
+	for _, it := range items {
+		w := wanted{Item: it, from: it.Path}
+		if lay != nil && rs.mode != formats.ModeMirror {
+			w.Path = lay.PublishPath(it)
+		}
+		if seen[w.Path] {
+			rs.m.log.Warn("upstream lists a path twice; keeping the first", "repo", rs.rc.ID, "path", w.Path)
+			continue
+		}
+		seen[w.Path] = true
+		out = append(out, w)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
