@@ -468,3 +468,34 @@ func TestErrorsAndLogsCarryNoSecrets(t *testing.T) {
 		t.Errorf("no retry logged: %q", logs.String())
 	}
 }
+
+func TestDefaultBackoff(t *testing.T) {
+	for attempt := 1; attempt < 70; attempt++ {
+		want := min(backoffBase<<min(attempt-1, 20), backoffCap)
+		if d := defaultBackoff(attempt); d < want/2 || d >= want {
+			t.Errorf("defaultBackoff(%d) = %v, want in [%v, %v)", attempt, d, want/2, want)
+		}
+	}
+}
+
+func TestParseHeaders(t *testing.T) {
+	for v, want := range map[string][3]int64{
+		"bytes 10-19/20": {10, 20, 1}, "bytes 10-19/*": {10, -1, 1}, "bytes 10-19/15": {0, 0, 0},
+		"bytes 20-10/30": {0, 0, 0}, "items 1-2/3": {0, 0, 0}, "bytes -1-2/3": {0, 0, 0}, "": {0, 0, 0},
+	} {
+		start, total, ok := parseContentRange(v)
+		if ok != (want[2] == 1) || ok && (start != want[0] || total != want[1]) {
+			t.Errorf("parseContentRange(%q) = %d, %d, %v", v, start, total, ok)
+		}
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"3": 3 * time.Second, "0": 0, "-4": 0, "soon": 0, "": 0, "999999": maxRetryAfter,
+		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
+		now.Add(-time.Hour).Format(http.TimeFormat):       0,
+	} {
+		if got := parseRetryAfter(v, now); got != want {
+			t.Errorf("parseRetryAfter(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
