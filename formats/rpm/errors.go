@@ -33,13 +33,23 @@ type LocationError struct {
 	Href, Base string
 	// Reason says what is wrong ("absolute path", "parent directory" …).
 	Reason string
+	// Mirror is set when Scan refused a package location in mirror mode; the
+	// message then suggests filtered mode, which republishes such packages.
+	Mirror bool
 }
 
+// mirrorHint ends the message of a LocationError that only mirror mode trips on.
+const mirrorHint = "; mirror mode cannot serve this repository verbatim; use mode: filtered"
+
 func (e *LocationError) Error() string {
-	if e.Base != "" {
-		return fmt.Sprintf("rpm: %s: location %q with xml:base %q: %s", e.File, clip(e.Href), clip(e.Base), e.Reason)
+	hint := ""
+	if e.Mirror {
+		hint = mirrorHint
 	}
-	return fmt.Sprintf("rpm: %s: location %q: %s", e.File, clip(e.Href), e.Reason)
+	if e.Base != "" {
+		return fmt.Sprintf("rpm: %s: location %q with xml:base %q: %s%s", e.File, clip(e.Href), clip(e.Base), e.Reason, hint)
+	}
+	return fmt.Sprintf("rpm: %s: location %q: %s%s", e.File, clip(e.Href), e.Reason, hint)
 }
 
 func clip(s string) string {

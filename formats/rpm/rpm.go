@@ -11,7 +11,6 @@ package rpm
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"path"
 	"strings"
@@ -26,6 +25,12 @@ const (
 	DefaultMaxMetadataSize int64 = 4 << 30
 	// DefaultMaxHeldSize bounds the verbatim XML held in memory per metadata file.
 	DefaultMaxHeldSize int64 = 256 << 20
+	// DefaultChangelogLimit is how many changelog entries Inspect keeps, as
+	// createrepo_c does by default.
+	DefaultChangelogLimit = 10
+	// MaxHeaderSize bounds the signature and main header of a package that
+	// Inspect reads.
+	MaxHeaderSize = 32 << 20
 	// maxRepomdSize bounds repomd.xml when Scan fetches it itself.
 	maxRepomdSize = 16 << 20
 	// ctxEvery is how many packages Scan handles between checks of ctx.
@@ -52,6 +57,13 @@ type Options struct {
 	// Logger is used when a ScanRequest or RenderRequest carries none; nil
 	// discards.
 	Logger *slog.Logger
+	// TempDir holds regenerated metadata while Render compresses and hashes
+	// it (its name carries its checksum); "" means os.TempDir().
+	TempDir string
+	// ChangelogLimit is how many of the newest changelog entries Inspect
+	// keeps, as createrepo_c's --changelog-limit; 0 means
+	// DefaultChangelogLimit, a negative value keeps none.
+	ChangelogLimit int
 }
 
 // Format is the RPM format. It is safe for concurrent use.
@@ -59,6 +71,8 @@ type Format struct {
 	maxMeta int64
 	maxHeld int64
 	log     *slog.Logger
+	tempDir string
+	chlog   int
 }
 
 // Interface checks.
@@ -71,7 +85,7 @@ var (
 
 // New returns an RPM Format configured by o (nil means defaults).
 func New(o *Options) *Format {
-	f := &Format{maxMeta: DefaultMaxMetadataSize, maxHeld: DefaultMaxHeldSize, log: slog.New(slog.DiscardHandler)}
+	f := &Format{maxMeta: DefaultMaxMetadataSize, maxHeld: DefaultMaxHeldSize, log: slog.New(slog.DiscardHandler), chlog: DefaultChangelogLimit}
 	if o != nil {
 		if o.MaxMetadataSize > 0 {
 			f.maxMeta = o.MaxMetadataSize
@@ -81,6 +95,13 @@ func New(o *Options) *Format {
 		}
 		if o.Logger != nil {
 			f.log = o.Logger
+		}
+		f.tempDir = o.TempDir
+		switch {
+		case o.ChangelogLimit > 0:
+			f.chlog = o.ChangelogLimit
+		case o.ChangelogLimit < 0:
+			f.chlog = 0
 		}
 	}
 	return f
@@ -109,12 +130,6 @@ func (f *Format) PublishPath(it formats.Item) string {
 		dir = strings.ToLower(base[:1])
 	}
 	return "Packages/" + dir + "/" + base
-}
-
-// Render writes published metadata. It is not written yet and returns
-// ErrNotImplemented.
-func (f *Format) Render(ctx context.Context, req formats.RenderRequest) error {
-	return fmt.Errorf("rendering %s metadata: %w", req.Mode, ErrNotImplemented)
 }
 
 func (f *Format) logger(l *slog.Logger) *slog.Logger {

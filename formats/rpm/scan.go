@@ -99,6 +99,10 @@ func (f *Format) Scan(ctx context.Context, req formats.ScanRequest, yield func(f
 		it, err := item(primary.Href, &p, raw)
 		if err != nil {
 			if req.Mode == formats.ModeMirror {
+				var le *LocationError
+				if errors.As(err, &le) {
+					le.Mirror = true
+				}
 				return err
 			}
 			log.Warn("skipping package", "path", primary.Href, "package", clip(p.Name), "err", err)

@@ -224,10 +224,6 @@ func (f flushingWriter) Write(p []byte) (int, error) {
 
 func (f flushingWriter) Close() error { return f.z.Close() }
 
-type nopWriteCloser struct{ io.Writer }
-
-func (nopWriteCloser) Close() error { return nil }
-
 // recompress returns the fixture repo with primary, filelists and other
 // recompressed by enc (ext "" = uncompressed) and repomd.xml updated.
 func recompress(t testing.TB, ext string, enc func(io.Writer) io.WriteCloser) memSource {
@@ -445,6 +441,9 @@ func TestScanLocations(t *testing.T) {
 			if !errors.As(err, &le) {
 				t.Fatalf("err = %v, want *LocationError", err)
 			}
+			if le.Mirror || strings.Contains(err.Error(), "use mode: filtered") {
+				t.Errorf("repomd location error suggests filtered mode, which cannot help: %v", err)
+			}
 		})
 	}
 	for _, c := range []struct{ name, href string }{
@@ -461,6 +460,9 @@ func TestScanLocations(t *testing.T) {
 			var le *LocationError
 			if !errors.As(err, &le) {
 				t.Fatalf("mirror mode: err = %v, want *LocationError", err)
+			}
+			if !le.Mirror || !strings.HasSuffix(err.Error(), "mirror mode cannot serve this repository verbatim; use mode: filtered") {
+				t.Errorf("mirror mode error does not suggest filtered mode: %v", err)
 			}
 			s, err := scan(t, New(nil), formats.ScanRequest{Source: src, Mode: formats.ModeFiltered})
 			if err != nil {

@@ -1,0 +1,458 @@
+package rpm
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/chantal-lite/chantal/formats"
+)
+
+// Roots of the regenerated metadata files, as createrepo_c writes them.
+const (
+	xmlDecl       = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
+	primaryRoot   = `<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="%d">` + "\n"
+	filelistsRoot = `<filelists xmlns="http://linux.duke.edu/metadata/filelists" packages="%d">` + "\n"
+	otherRoot     = `<otherdata xmlns="http://linux.duke.edu/metadata/other" packages="%d">` + "\n"
+	repomdRoot    = `<repomd xmlns="http://linux.duke.edu/metadata/repo" xmlns:rpm="http://linux.duke.edu/metadata/rpm">` + "\n"
+)
+
+// keptKinds are the repo-level files filtered and hosted mode republish
+// verbatim: they name no package locations.
+var keptKinds = [...]string{"group", "group_gz", "modules"}
+
+// Render writes published metadata.
+//
+// In mirror mode it writes every File of req.Files byte for byte at its
+// upstream path (repomd.xml, its signature, every data file), so upstream
+// signatures stay valid; payloads keep their upstream locations.
+//
+// In filtered and hosted mode it regenerates repodata/: primary, filelists and
+// other from the items' verbatim fragments (only each primary <location> is
+// rewritten, to Item.Path), compressed per Params["compression"]; comps
+// (group, group_gz) and modules verbatim; updateinfo pruned to the published
+// packages; a new repomd.xml dated req.Now; and, when req.Signer is set,
+// repodata/repomd.xml.asc. zchunk and sqlite metadata are never written. The
+// same request gives the same bytes.
+func (f *Format) Render(ctx context.Context, req formats.RenderRequest) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if req.Sink == nil {
+		return errors.New("rendering rpm metadata: no sink")
+	}
+	switch req.Mode {
+	case formats.ModeMirror:
+		return f.renderMirror(ctx, req)
+	case formats.ModeFiltered, formats.ModeHosted:
+		return f.renderIndexes(ctx, req)
+	}
+	return fmt.Errorf("rendering rpm metadata: mode %q: %w", req.Mode, ErrNotImplemented)
+}
+
+// renderMirror copies every repo-level file verbatim.
+func (f *Format) renderMirror(ctx context.Context, req formats.RenderRequest) error {
+	for _, fl := range req.Files {
+		if _, err := copyFile(ctx, req, fl, fl.Path, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyFile writes the bytes of fl to the sink at dst and checks them against
+// fl.Digest. When open > 0 it also returns the checksum and size of the
+// decompressed content, read through a second pass bounded by open bytes.
+func copyFile(ctx context.Context, req formats.RenderRequest, fl formats.File, dst string, open int64) (Data, error) {
+	if req.Open == nil {
+		return Data{}, fmt.Errorf("copying %s: no Open function", fl.Path)
+	}
+	rc, err := req.Open(ctx, fl.Digest)
+	if err != nil {
+		return Data{}, fmt.Errorf("copying %s: %w", fl.Path, err)
+	}
+	defer rc.Close()
+	w, err := req.Sink.Create(ctx, dst)
+	if err != nil {
+		return Data{}, fmt.Errorf("copying %s: %w", fl.Path, err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), rc)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Data{}, fmt.Errorf("copying %s: %w", fl.Path, err)
+	}
+	if !fl.Digest.IsZero() && !bytes.Equal(h.Sum(nil), fl.Digest[:]) {
+		return Data{}, fmt.Errorf("copying %s: %w: content does not match its digest", fl.Path, ErrMalformed)
+	}
+	d := Data{Type: fl.Kind, Href: dst, Size: n, Checksums: formats.Checksums{"sha256": hex.EncodeToString(h.Sum(nil))}}
+	if open <= 0 {
+		return d, nil
+	}
+	if c, _ := byExt(dst); c == None {
+		return d, nil
+	}
+	rc2, err := req.Open(ctx, fl.Digest)
+	if err != nil {
+		return Data{}, fmt.Errorf("reading %s: %w", fl.Path, err)
+	}
+	defer rc2.Close()
+	dec, err := decompress(rc2, dst, open)
+	if err != nil {
+		return Data{}, err
+	}
+	defer dec.Close()
+	oh := sha256.New()
+	if d.OpenSize, err = io.Copy(oh, dec); err != nil {
+		return Data{}, err
+	}
+	d.OpenChecksums = formats.Checksums{"sha256": hex.EncodeToString(oh.Sum(nil))}
+	return d, nil
+}
+
+// renderIndexes regenerates repodata/ for filtered and hosted mode.
+func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) error {
+	comp, err := parseCompression(req.Params["compression"])
+	if err != nil {
+		return fmt.Errorf("rendering rpm metadata: %w", err)
+	}
+	if _, err := compressor(io.Discard, comp); err != nil {
+		return fmt.Errorf("rendering rpm metadata: %w", err)
+	}
+	log := f.logger(req.Logger)
+	var data []Data
+	for _, typ := range []string{"primary", "filelists", "other"} {
+		d, err := f.renderIndex(ctx, req, typ, comp)
+		if err != nil {
+			return err
+		}
+		data = append(data, d)
+	}
+
+	written := map[string]bool{RepomdPath: true, SignaturePath: true}
+	for _, d := range data {
+		written[d.Href] = true
+	}
+	var uiFile *formats.File
+	var kept []Data
+	for _, kind := range keptKinds {
+		for _, fl := range req.Files {
+			if fl.Kind != kind {
+				continue
+			}
+			dst := "repodata/" + path.Base(fl.Path)
+			if written[dst] {
+				return fmt.Errorf("rendering rpm metadata: %w: %s file %s collides with another file", ErrMalformed, kind, clip(fl.Path))
+			}
+			written[dst] = true
+			d, err := copyFile(ctx, req, fl, dst, f.maxMeta)
+			if err != nil {
+				return err
+			}
+			kept = append(kept, d)
+		}
+	}
+	for i, fl := range req.Files {
+		switch {
+		case fl.Kind == "updateinfo":
+			uiFile = &req.Files[i]
+		case fl.MirrorOnly, fl.Kind == "repomd", fl.Kind == "signature", mirrorOnly(fl.Kind), isKept(fl.Kind):
+		default:
+			log.Warn("not republishing repo-level file in regenerated metadata", "path", fl.Path, "kind", fl.Kind)
+		}
+	}
+	if uiFile != nil {
+		d, ok, err := f.renderUpdateinfo(ctx, req, *uiFile, comp)
+		if err != nil {
+			return err
+		}
+		if ok {
+			data = append(data, d)
+		}
+	}
+	data = append(data, kept...)
+
+	md := repomdXML(req.Now.Unix(), data)
+	if err := writeFile(ctx, req.Sink, RepomdPath, md); err != nil {
+		return err
+	}
+	if req.Signer != nil {
+		sig, err := req.Signer.DetachSign(ctx, md)
+		if err != nil {
+			return fmt.Errorf("signing %s: %w", RepomdPath, err)
+		}
+		if err := writeFile(ctx, req.Sink, SignaturePath, sig); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isKept(kind string) bool {
+	for _, k := range keptKinds {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+func writeFile(ctx context.Context, s formats.Sink, p string, b []byte) error {
+	w, err := s.Create(ctx, p)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	_, err = w.Write(b)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	return nil
+}
+
+// renderIndex streams one of primary, filelists and other.
+func (f *Format) renderIndex(ctx context.Context, req formats.RenderRequest, typ string, comp Compression) (Data, error) {
+	n := 0
+	for _, it := range req.Items {
+		if typ == "primary" && len(it.Fragments["primary"]) == 0 {
+			return Data{}, fmt.Errorf("rendering primary: %w: item %s has no primary fragment", ErrMalformed, clip(it.Path))
+		}
+		if len(it.Fragments[typ]) > 0 {
+			n++
+		}
+	}
+	iw, err := f.newIndexWriter(typ, comp)
+	if err != nil {
+		return Data{}, err
+	}
+	defer iw.discard()
+	root := map[string]string{"primary": primaryRoot, "filelists": filelistsRoot, "other": otherRoot}[typ]
+	iw.WriteString(xmlDecl)
+	fmt.Fprintf(iw, root, n)
+	for i, it := range req.Items {
+		if i%ctxEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return Data{}, err
+			}
+		}
+		frag := it.Fragments[typ]
+		if len(frag) == 0 {
+			continue
+		}
+		if typ == "primary" {
+			if frag, err = relocate(frag, it.Path); err != nil {
+				return Data{}, fmt.Errorf("rendering primary: package %s: %w", clip(it.Path), err)
+			}
+		}
+		iw.Write(frag)
+		iw.WriteString("\n")
+	}
+	iw.WriteString("</" + strings.Fields(strings.TrimPrefix(root, "<"))[0] + ">\n")
+	return iw.finish(ctx, req.Sink)
+}
+
+// relocate replaces the first <location> child of a primary <package>
+// fragment by <location href="href"/>, dropping xml:base and any other
+// attribute. The rest of the fragment stays byte for byte.
+func relocate(frag []byte, href string) ([]byte, error) {
+	d := xml.NewDecoder(bytes.NewReader(frag))
+	d.Strict = true
+	depth := 0
+	for {
+		off := d.InputOffset()
+		tok, err := d.Token()
+		if err == io.EOF {
+			return nil, fmt.Errorf("%w: no location element", ErrMalformed)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if depth == 1 && t.Name.Local == "location" {
+				if err := d.Skip(); err != nil {
+					return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+				}
+				end := d.InputOffset()
+				var b bytes.Buffer
+				b.Grow(len(frag) + len(href))
+				b.Write(frag[:off])
+				b.WriteString(`<location href="`)
+				if err := xml.EscapeText(&b, []byte(href)); err != nil {
+					return nil, err
+				}
+				b.WriteString(`"/>`)
+				b.Write(frag[end:])
+				return b.Bytes(), nil
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+			if depth == 0 {
+				return nil, fmt.Errorf("%w: no location element", ErrMalformed)
+			}
+		}
+	}
+}
+
+// hashCounter hashes and counts what passes through to w.
+type hashCounter struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func newHashCounter(w io.Writer) *hashCounter { return &hashCounter{w: w, h: sha256.New()} }
+
+func (c *hashCounter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *hashCounter) sum() string { return hex.EncodeToString(c.h.Sum(nil)) }
+
+// indexWriter writes one regenerated metadata file, compressed, into a
+// temporary file (its name carries the checksum, known only at the end) and
+// measures the compressed and the open bytes on the way. Write errors stick
+// and are reported by finish.
+type indexWriter struct {
+	typ  string
+	comp Compression
+	tmp  *os.File
+	out  *hashCounter // compressed bytes
+	open *hashCounter // decompressed bytes
+	z    io.WriteCloser
+	bw   *bufio.Writer
+	err  error
+}
+
+func (f *Format) newIndexWriter(typ string, comp Compression) (*indexWriter, error) {
+	tmp, err := os.CreateTemp(f.tempDir, "chantal-rpm-"+typ+"-*")
+	if err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", typ, err)
+	}
+	iw := &indexWriter{typ: typ, comp: comp, tmp: tmp, out: newHashCounter(tmp)}
+	if iw.z, err = compressor(iw.out, comp); err != nil {
+		iw.discard()
+		return nil, fmt.Errorf("rendering %s: %w", typ, err)
+	}
+	iw.open = newHashCounter(iw.z)
+	iw.bw = bufio.NewWriterSize(iw.open, 64<<10)
+	return iw, nil
+}
+
+func (iw *indexWriter) Write(p []byte) (int, error) {
+	if iw.err != nil {
+		return 0, iw.err
+	}
+	n, err := iw.bw.Write(p)
+	iw.err = err
+	return n, err
+}
+
+func (iw *indexWriter) WriteString(s string) (int, error) {
+	if iw.err != nil {
+		return 0, iw.err
+	}
+	n, err := iw.bw.WriteString(s)
+	iw.err = err
+	return n, err
+}
+
+// finish completes the file, copies it to the sink under
+// repodata/<sha256>-<type>.xml[.ext] and describes it.
+func (iw *indexWriter) finish(ctx context.Context, s formats.Sink) (Data, error) {
+	fail := func(err error) (Data, error) { return Data{}, fmt.Errorf("rendering %s: %w", iw.typ, err) }
+	if iw.err != nil {
+		return fail(iw.err)
+	}
+	if err := iw.bw.Flush(); err != nil {
+		return fail(err)
+	}
+	if err := iw.z.Close(); err != nil {
+		return fail(err)
+	}
+	sum := iw.out.sum()
+	d := Data{
+		Type:          iw.typ,
+		Href:          "repodata/" + sum + "-" + iw.typ + ".xml" + iw.comp.ext(),
+		Checksums:     formats.Checksums{"sha256": sum},
+		Size:          iw.out.n,
+		OpenChecksums: formats.Checksums{"sha256": iw.open.sum()},
+		OpenSize:      iw.open.n,
+	}
+	if iw.comp == None {
+		d.OpenChecksums, d.OpenSize = nil, 0
+	}
+	if _, err := iw.tmp.Seek(0, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	w, err := s.Create(ctx, d.Href)
+	if err != nil {
+		return fail(err)
+	}
+	_, err = io.Copy(w, iw.tmp)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return d, nil
+}
+
+// discard removes the temporary file; it is safe after finish.
+func (iw *indexWriter) discard() {
+	if iw.tmp != nil {
+		iw.tmp.Close()
+		os.Remove(iw.tmp.Name())
+		iw.tmp = nil
+	}
+}
+
+// repomdXML renders repomd.xml for data, every timestamp and the revision
+// set to now.
+func repomdXML(now int64, data []Data) []byte {
+	var b bytes.Buffer
+	ts := strconv.FormatInt(now, 10)
+	b.WriteString(xmlDecl)
+	b.WriteString(repomdRoot)
+	b.WriteString("  <revision>" + ts + "</revision>\n")
+	for _, d := range data {
+		b.WriteString(`  <data type="`)
+		xml.EscapeText(&b, []byte(d.Type))
+		b.WriteString("\">\n")
+		fmt.Fprintf(&b, "    <checksum type=\"sha256\">%s</checksum>\n", d.Checksums["sha256"])
+		if v := d.OpenChecksums["sha256"]; v != "" {
+			fmt.Fprintf(&b, "    <open-checksum type=\"sha256\">%s</open-checksum>\n", v)
+		}
+		b.WriteString(`    <location href="`)
+		xml.EscapeText(&b, []byte(d.Href))
+		b.WriteString("\"/>\n")
+		b.WriteString("    <timestamp>" + ts + "</timestamp>\n")
+		fmt.Fprintf(&b, "    <size>%d</size>\n", d.Size)
+		if d.OpenChecksums["sha256"] != "" {
+			fmt.Fprintf(&b, "    <open-size>%d</open-size>\n", d.OpenSize)
+		}
+		b.WriteString("  </data>\n")
+	}
+	b.WriteString("</repomd>\n")
+	return b.Bytes()
+}
