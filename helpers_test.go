@@ -39,7 +39,7 @@ func (u *upstream) add(name, version string) string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	p := fmt.Sprintf("pkgs/%s-%s.noarch.pkg", name, version)
-	u.pkgs[p] = []byte(fmt.Sprintf("payload of %s %s\n", name, version))
+	u.pkgs[p] = testformat.Payload(name, version, "noarch")
 	return p
 }
 

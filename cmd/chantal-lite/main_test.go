@@ -138,10 +138,19 @@ func TestSyncRepoPoolCommands(t *testing.T) {
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &list) != nil || len(list.Repos) != 1 || list.Repos[0].Items != 5 {
 		t.Fatalf("repo list: %+v", r)
 	}
-	for _, args := range [][]string{{"repo", "show", "el"}, {"repo", "history", "el"}, {"pool", "stats"}, {"pool", "verify"}, {"pool", "gc", "--dry-run"}, {"check-updates", "el"}} {
+	for _, args := range [][]string{{"repo", "show", "el"}, {"repo", "history", "el"}, {"pool", "stats"}, {"pool", "verify"}, {"pool", "gc", "--dry-run"}, {"check-updates", "el"},
+		{"package", "list", "--repo", "el"}, {"package", "search", "--repo", "el", "^lib"}, {"package", "show", "--repo", "el", "hello"}} {
 		if r := runCLI(t, append([]string{"--config", cfg}, args...)...); r.code != 0 {
 			t.Errorf("%v: %+v", args, r)
 		}
+	}
+	r = runCLI(t, "--config", cfg, "--json", "package", "show", "--repo", "el", "hello")
+	var shown struct{ Packages []struct{ Name, Version string } }
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &shown) != nil || len(shown.Packages) != 2 {
+		t.Errorf("package show hello: %+v", r)
+	}
+	if r := runCLI(t, "--config", cfg, "package", "upload", "--repo", "el", "x.rpm"); r.code != exitError || !strings.Contains(r.stderr, "hosted") {
+		t.Errorf("upload into a mirror: %+v", r)
 	}
 	if r := runCLI(t, "--config", cfg, "repo", "show", "nope"); r.code != exitError || !strings.Contains(r.stderr, "unknown repository") {
 		t.Errorf("unknown repo: %+v", r)

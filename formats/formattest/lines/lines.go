@@ -126,6 +126,40 @@ func parseLine(line string) (formats.Item, error) {
 	}, nil
 }
 
+// Inspect implements formats.Inspector: a payload of this format starts with a
+// line "# lines <name> <version> <arch>".
+func (Format) Inspect(ctx context.Context, r io.ReaderAt, size int64) (formats.Item, error) {
+	if err := ctx.Err(); err != nil {
+		return formats.Item{}, err
+	}
+	head := make([]byte, min(size, 4096))
+	n, err := r.ReadAt(head, 0)
+	if err != nil && err != io.EOF {
+		return formats.Item{}, err
+	}
+	line, _, _ := strings.Cut(string(head[:n]), "\n")
+	f := strings.Fields(line)
+	if len(f) != 5 || f[0] != "#" || f[1] != "lines" {
+		return formats.Item{}, fmt.Errorf("not a lines payload: first line %q", line)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
+		return formats.Item{}, err
+	}
+	d := pool.Digest(h.Sum(nil))
+	return formats.Item{
+		Path: fmt.Sprintf("pkgs/%s-%s.%s.pkg", f[2], f[3], f[4]), Size: size, Digest: d,
+		Checksums: formats.Checksums{"sha256": d.String()},
+		Name:      f[2], Version: f[3], Arch: f[4],
+		Fields:    map[string]string{"first": f[2][:1]},
+	}, nil
+}
+
+// Payload returns a payload of this format for tests.
+func Payload(name, version, arch string) []byte {
+	return []byte(fmt.Sprintf("# lines %s %s %s\npayload of %s %s\n", name, version, arch, name, version))
+}
+
 // Line formats one index line.
 func Line(it formats.Item) string {
 	return fmt.Sprintf("%s %d %s %s %s %s", it.Digest, it.Size, it.Path, it.Name, it.Version, it.Arch)

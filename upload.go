@@ -1,0 +1,317 @@
+package chantal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/chantal-lite/chantal/catalog"
+	"github.com/chantal-lite/chantal/config"
+	"github.com/chantal-lite/chantal/formats"
+	"github.com/chantal-lite/chantal/pool"
+)
+
+// UploadRequest adds local payload files to a hosted repository.
+type UploadRequest struct {
+	Repo  string
+	Files []string
+	// Component places APT packages (default: the repository's first component).
+	Component string
+	// Force replaces a package with the same name, version and architecture but
+	// different bytes; without it such an upload is refused.
+	Force bool
+}
+
+// UploadResult reports an Upload.
+type UploadResult struct {
+	Repo string
+	// Added are new packages, Replaced ones whose bytes changed (with Force),
+	// Unchanged ones already present with the same bytes.
+	Added, Replaced, Unchanged []Change
+	State                      string
+}
+
+// ErrConflict is returned by Upload for a package whose name, version and
+// architecture are already in the repository with different bytes.
+var ErrConflict = errors.New("package exists with different content")
+
+// Upload reads each file's own metadata (the format's Inspector: rpm header,
+// deb control, Chart.yaml), stores the file in the pool and adds it to the
+// hosted repository's state in one catalog transaction. Nothing is added when
+// any file fails.
+func (m *Mirror) Upload(ctx context.Context, req UploadRequest) (*UploadResult, error) {
+	rc, err := m.repoConfig(req.Repo)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*UploadResult, error) {
+		return nil, &RepoError{Op: "upload", Repo: rc.ID, Err: err}
+	}
+	if rc.Mode != config.ModeHosted {
+		return fail(fmt.Errorf("repository mode is %q: uploads go to hosted repositories (mode: hosted)", rc.Mode))
+	}
+	if len(req.Files) == 0 {
+		return fail(errors.New("no files to upload"))
+	}
+	f, err := m.formats.Lookup(rc.Type)
+	if err != nil {
+		return fail(err)
+	}
+	insp, ok := f.(formats.Inspector)
+	if !ok {
+		return fail(fmt.Errorf("format %s cannot read uploaded packages", f.Name()))
+	}
+	lay, _ := f.(formats.Layouter)
+	component := req.Component
+	if component == "" && len(rc.APT.Components) > 0 {
+		component = rc.APT.Components[0]
+	}
+	repoLock, err := m.lockRepo(ctx, rc.ID, true)
+	if err != nil {
+		return fail(err)
+	}
+	defer repoLock.Unlock()
+	poolLock, err := m.lockPool(ctx, false, true)
+	if err != nil {
+		return fail(err)
+	}
+	defer poolLock.Unlock()
+
+	items := make([]formats.Item, 0, len(req.Files))
+	for _, name := range req.Files {
+		it, err := m.inspectAndStore(ctx, insp, name)
+		if err != nil {
+			return fail(fmt.Errorf("%s: %w", filepath.Base(name), err))
+		}
+		if component != "" {
+			if it.Fields == nil {
+				it.Fields = map[string]string{}
+			}
+			it.Fields["component"] = component
+		}
+		if lay != nil {
+			it.Path = lay.PublishPath(it)
+		}
+		if it.Path == "" {
+			it.Path = filepath.Base(name)
+		}
+		items = append(items, it)
+	}
+
+	res := &UploadResult{Repo: rc.ID}
+	now := m.now().UTC()
+	err = m.update(ctx, func(tx *catalog.Tx) error {
+		r, err := tx.Repo(rc.ID)
+		exists := err == nil
+		if errors.Is(err, catalog.ErrNotFound) {
+			r = catalog.Repo{ID: rc.ID, Format: f.Name(), Mode: string(formats.ModeHosted), Created: now}
+		} else if err != nil {
+			return err
+		}
+		st := &catalog.State{}
+		if exists {
+			if st, err = tx.State(r.State); err != nil {
+				return err
+			}
+		}
+		type nva struct{ name, version, arch string }
+		byNVA := map[nva]int{}
+		byPath := map[string]int{}
+		for i, ref := range st.Refs {
+			byPath[ref.Path] = i
+			it, err := tx.Item(ref.Digest)
+			if err != nil {
+				return fmt.Errorf("loading %s: %w", ref.Path, err)
+			}
+			byNVA[nva{it.Name, it.Version, it.Arch}] = i
+		}
+		drop := map[int]bool{}
+		var added []catalog.Ref
+		for _, it := range items {
+			c := Change{Name: it.Name, Arch: it.Arch, New: it.Version, Path: it.Path}
+			i, dup := byNVA[nva{it.Name, it.Version, it.Arch}]
+			if !dup {
+				i, dup = byPath[it.Path]
+			}
+			switch {
+			case dup && st.Refs[i].Digest == it.Digest:
+				res.Unchanged = append(res.Unchanged, c)
+				continue
+			case dup && !req.Force:
+				return fmt.Errorf("%w: %s %s %s (use --force to replace it)", ErrConflict, it.Name, it.Version, it.Arch)
+			case dup:
+				drop[i] = true
+				c.Old = it.Version
+				res.Replaced = append(res.Replaced, c)
+			default:
+				res.Added = append(res.Added, c)
+			}
+			if err := tx.PutItem(catalog.Item{
+				Digest: it.Digest, Size: it.Size, Format: f.Name(), Name: it.Name, Version: it.Version, Arch: it.Arch,
+				Checksums: it.Checksums, Fields: it.Fields, Fragments: it.Fragments,
+			}); err != nil {
+				return err
+			}
+			added = append(added, catalog.Ref{Path: it.Path, Digest: it.Digest})
+		}
+		next := &catalog.State{Files: st.Files}
+		for i, ref := range st.Refs {
+			if !drop[i] {
+				next.Refs = append(next.Refs, ref)
+			}
+		}
+		next.Refs = append(next.Refs, added...)
+		next.Sort()
+		if err := checkUniquePaths(next); err != nil {
+			return err
+		}
+		if !exists {
+			if err := tx.PutRepo(r); err != nil {
+				return err
+			}
+		}
+		sid, err := tx.SetRepoState(rc.ID, next)
+		if err != nil {
+			return err
+		}
+		if r.Meta == nil {
+			r.Meta = map[string]string{}
+		}
+		if sid != r.State || r.Meta[stateTimeKey] == "" {
+			r.Meta[stateTimeKey] = now.Truncate(time.Second).Format(time.RFC3339)
+		}
+		r.Updated = now
+		if err := tx.PutRepo(r); err != nil {
+			return err
+		}
+		res.State = sid.String()
+		return tx.PutSyncRun(&catalog.SyncRun{
+			Repo: rc.ID, Started: now, Finished: m.now().UTC(), Status: "upload",
+			Added: len(res.Added), Updated: len(res.Replaced),
+		})
+	})
+	if err != nil {
+		return fail(err)
+	}
+	for _, cs := range [][]Change{res.Added, res.Replaced, res.Unchanged} {
+		sortChanges(cs)
+	}
+	return res, nil
+}
+
+func checkUniquePaths(st *catalog.State) error {
+	for i := 1; i < len(st.Refs); i++ {
+		if st.Refs[i].Path == st.Refs[i-1].Path {
+			return fmt.Errorf("%w: two packages would be published at %s", ErrConflict, st.Refs[i].Path)
+		}
+	}
+	return nil
+}
+
+// inspectAndStore reads a local file's metadata and puts its bytes in the pool.
+func (m *Mirror) inspectAndStore(ctx context.Context, insp formats.Inspector, name string) (formats.Item, error) {
+	fh, err := os.Open(name)
+	if err != nil {
+		return formats.Item{}, err
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return formats.Item{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return formats.Item{}, errors.New("not a regular file")
+	}
+	it, err := insp.Inspect(ctx, fh, fi.Size())
+	if err != nil {
+		return formats.Item{}, fmt.Errorf("reading package metadata: %w", err)
+	}
+	if _, err := fh.Seek(0, 0); err != nil {
+		return formats.Item{}, err
+	}
+	info, err := m.pool.Put(ctx, fh, pool.PutRequest{Digest: it.Digest, Size: fi.Size()})
+	if err != nil {
+		return formats.Item{}, fmt.Errorf("storing: %w", err)
+	}
+	it.Digest, it.Size = info.Digest, info.Size
+	if it.Checksums == nil {
+		it.Checksums = formats.Checksums{}
+	}
+	it.Checksums["sha256"] = info.Digest.String()
+	if it.Name == "" {
+		return formats.Item{}, errors.New("package has no name")
+	}
+	return it, nil
+}
+
+// PackageQuery selects packages of one repository.
+type PackageQuery struct {
+	Repo string
+	// Name, when set, is a regular expression the package name must match.
+	Name string
+	// Arch, when set, is the exact architecture.
+	Arch string
+}
+
+// Package is one package of a repository's current state.
+type Package struct {
+	Name, Version, Arch string
+	Path                string
+	Size                int64
+	Digest              pool.Digest
+	Checksums           map[string]string
+	Fields              map[string]string
+}
+
+// Packages lists the packages of a repository's current state that match q,
+// sorted by name, architecture and path.
+func (m *Mirror) Packages(ctx context.Context, q PackageQuery) ([]Package, error) {
+	if _, err := m.repoConfig(q.Repo); err != nil {
+		return nil, err
+	}
+	var re interface{ MatchString(string) bool }
+	if q.Name != "" {
+		res, err := compileAll([]string{q.Name})
+		if err != nil {
+			return nil, err
+		}
+		re = res[0]
+	}
+	var out []Package
+	err := m.view(ctx, func(tx *catalog.Tx) error {
+		r, err := tx.Repo(q.Repo)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return tx.WalkState(r.State, func(ref catalog.Ref) error {
+			it, err := tx.Item(ref.Digest)
+			if err != nil {
+				return fmt.Errorf("loading %s: %w", ref.Path, err)
+			}
+			if re != nil && !re.MatchString(it.Name) || q.Arch != "" && it.Arch != q.Arch {
+				return nil
+			}
+			out = append(out, Package{Name: it.Name, Version: it.Version, Arch: it.Arch, Path: ref.Path, Size: it.Size,
+				Digest: it.Digest, Checksums: it.Checksums, Fields: it.Fields})
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.Arch != b.Arch {
+			return a.Arch < b.Arch
+		}
+		return a.Path < b.Path
+	})
+	return out, err
+}
