@@ -145,7 +145,9 @@ func TestSyncRepoPoolCommands(t *testing.T) {
 		}
 	}
 	r = runCLI(t, "--config", cfg, "--json", "package", "show", "--repo", "el", "hello")
-	var shown struct{ Packages []struct{ Name, Version string } }
+	var shown struct {
+		Packages []struct{ Name, Version string }
+	}
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &shown) != nil || len(shown.Packages) != 3 { // 1.0 (src and x86_64) and 1.1
 		t.Errorf("package show hello: %+v", r)
 	}
