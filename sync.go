@@ -324,7 +324,9 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 		if err := rs.verify(ctx, top, sigPath); err != nil {
 			return err
 		}
-		if !dryRun {
+		// Mirror mode republishes the top-level metadata (and its signature)
+		// byte for byte; other modes regenerate it.
+		if !dryRun && rs.mode == formats.ModeMirror {
 			tf, err := rs.keep(ctx, topPath, resp.Data)
 			if err != nil {
 				return err
