@@ -116,6 +116,11 @@ type Snapshot struct {
 	State       StateID
 	Created     time.Time
 	Description string
+	// StateTime is when the frozen state last changed in its repository;
+	// metadata published from the snapshot carries it, so publishing the
+	// snapshot later gives the same bytes. Zero for snapshots made before
+	// the field existed.
+	StateTime time.Time `json:",omitzero"`
 }
 
 // A SyncRun records one sync of a repository.
