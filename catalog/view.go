@@ -217,3 +217,23 @@ func (tx *Tx) DeletePublication(target string) error {
 	}
 	return b.Delete([]byte(target))
 }
+
+// StateFiles returns the repo-level files of state id, sorted by path,
+// without reading its refs. The zero ID and the empty state's ID return
+// none; an unknown ID ErrNotFound.
+func (tx *Tx) StateFiles(id StateID) ([]File, error) {
+	rec, err := tx.stateRecord(id)
+	if err != nil {
+		return nil, err
+	}
+	return rec.files, nil
+}
+
+// StateLen returns the number of refs of state id without reading them.
+func (tx *Tx) StateLen(id StateID) (int, error) {
+	rec, err := tx.stateRecord(id)
+	if err != nil {
+		return 0, err
+	}
+	return rec.nrefs, nil
+}
