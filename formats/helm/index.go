@@ -1,0 +1,299 @@
+package helm
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	"go.yaml.in/yaml/v3"
+)
+
+// ErrIndex is wrapped by errors about index.yaml as a whole (not a YAML
+// mapping, no entries mapping). Errors about single entries are EntryErrors,
+// and never fail a scan.
+var ErrIndex = errors.New("helm: invalid index.yaml")
+
+// EntryError describes an index entry that was skipped.
+type EntryError struct {
+	// Name is the entries key; Index the position in its list.
+	Name  string
+	Index int
+	// Version, when it could be read.
+	Version string
+	Reason  string
+}
+
+func (e *EntryError) Error() string {
+	return fmt.Sprintf("helm: index entry %s[%d] (version %q) skipped: %s", clip(e.Name), e.Index, clip(e.Version), e.Reason)
+}
+
+// Index is a parsed index.yaml.
+type Index struct {
+	// Root is the document's top-level mapping; its "entries" value is the
+	// upstream one (used by mirror mode to keep every other key verbatim).
+	Root *yaml.Node
+	// Entries are the valid chart versions, by name (sorted) then upstream order.
+	Entries []Entry
+	// Skipped are the entries that were not valid.
+	Skipped []EntryError
+}
+
+// Entry is one chart version of an index.
+type Entry struct {
+	Name, Version string
+	// Digest is the declared SHA-256 in lower-case hex, "" when absent, not a
+	// string, or malformed (DigestNote says which).
+	Digest     string
+	DigestNote string
+	// URLs as declared; at least one.
+	URLs       []string
+	Deprecated bool
+	// Node is the entry's mapping node (anchors removed).
+	Node *yaml.Node
+}
+
+// ParseIndex parses index.yaml data with strict typing: a document that is not
+// a mapping with an "entries" mapping is an error wrapping ErrIndex; an entry
+// with a bad name, version or urls is skipped and listed in Skipped; a digest
+// that is not a 64-hex string (with or without "sha256:") counts as absent.
+func ParseIndex(data []byte) (*Index, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrIndex, clipErr(err))
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%w: not a YAML mapping", ErrIndex)
+	}
+	root := doc.Content[0]
+	ix := &Index{Root: root}
+	var entries *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if k := root.Content[i]; k.Kind == yaml.ScalarNode && k.Value == "entries" {
+			if entries != nil {
+				return nil, fmt.Errorf("%w: two entries keys", ErrIndex)
+			}
+			entries = root.Content[i+1]
+		}
+	}
+	if entries == nil {
+		return nil, fmt.Errorf("%w: no entries", ErrIndex)
+	}
+	if entries.Kind == yaml.ScalarNode && (entries.Tag == "!!null" || entries.Value == "") {
+		return ix, nil // "entries: {}" written as "entries:" by some tools
+	}
+	if entries.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%w: entries is not a mapping", ErrIndex)
+	}
+	type group struct {
+		name string
+		list *yaml.Node
+	}
+	groups := make([]group, 0, len(entries.Content)/2)
+	for i := 0; i+1 < len(entries.Content); i += 2 {
+		k, v := entries.Content[i], entries.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Tag != "!!str" && k.Tag != "" {
+			ix.Skipped = append(ix.Skipped, EntryError{Name: k.Value, Reason: "chart name is not a string"})
+			continue
+		}
+		groups = append(groups, group{k.Value, v})
+	}
+	sort.SliceStable(groups, func(i, j int) bool { return groups[i].name < groups[j].name })
+	for _, g := range groups {
+		if !validToken(g.name) {
+			ix.Skipped = append(ix.Skipped, EntryError{Name: g.name, Reason: "invalid chart name"})
+			continue
+		}
+		if g.list.Kind != yaml.SequenceNode {
+			ix.Skipped = append(ix.Skipped, EntryError{Name: g.name, Reason: "versions are not a list"})
+			continue
+		}
+		for j, n := range g.list.Content {
+			e, reason := parseEntry(g.name, n)
+			if reason != "" {
+				ix.Skipped = append(ix.Skipped, EntryError{Name: g.name, Index: j, Version: e.Version, Reason: reason})
+				continue
+			}
+			ix.Entries = append(ix.Entries, e)
+		}
+	}
+	return ix, nil
+}
+
+// parseEntry checks one entry mapping; a non-empty reason means skip it.
+func parseEntry(key string, n *yaml.Node) (Entry, string) {
+	e := Entry{Node: n}
+	if n.Kind != yaml.MappingNode {
+		return e, "not a mapping"
+	}
+	if !clean(n) {
+		return e, "uses YAML aliases or merge keys"
+	}
+	var haveURLs bool
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			return e, "non-scalar key"
+		}
+		switch k.Value {
+		case "name":
+			s, ok := str(v)
+			if !ok {
+				return e, "name is not a string"
+			}
+			e.Name = s
+		case "version":
+			s, ok := str(v)
+			if !ok {
+				return e, "version is not a string"
+			}
+			e.Version = s
+		case "digest":
+			s, ok := str(v)
+			switch {
+			case !ok:
+				e.DigestNote = "digest is not a string"
+			default:
+				h := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "sha256:"))
+				if isHex64(h) {
+					e.Digest = h
+				} else {
+					e.DigestNote = "digest is not a SHA-256"
+				}
+			}
+		case "urls":
+			if v.Kind != yaml.SequenceNode {
+				return e, "urls is not a list"
+			}
+			for _, u := range v.Content {
+				s, ok := str(u)
+				if !ok || s == "" {
+					return e, "a url is not a string"
+				}
+				e.URLs = append(e.URLs, s)
+			}
+			haveURLs = true
+		case "deprecated":
+			e.Deprecated = v.Kind == yaml.ScalarNode && v.Tag == "!!bool" && (v.Value == "true" || v.Value == "True" || v.Value == "TRUE")
+		}
+	}
+	switch {
+	case e.Name == "":
+		e.Name = key
+	case e.Name != key:
+		return e, fmt.Sprintf("name %q differs from its entries key", clip(e.Name))
+	}
+	if e.Version == "" {
+		return e, "no version"
+	}
+	if !validToken(e.Version) {
+		return e, "version has characters a path cannot hold"
+	}
+	if _, err := semver.NewVersion(e.Version); err != nil {
+		return e, "version is not SemVer"
+	}
+	if !haveURLs || len(e.URLs) == 0 {
+		return e, "no urls"
+	}
+	if e.DigestNote == "" && e.Digest == "" {
+		e.DigestNote = "no digest"
+	}
+	return e, ""
+}
+
+// clean removes anchors and reports whether the tree is free of aliases and
+// merge keys (which a re-emitted fragment could not carry).
+func clean(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode || n.Tag == "!!merge" {
+		return false
+	}
+	n.Anchor = ""
+	for _, c := range n.Content {
+		if !clean(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// str returns a scalar's value when YAML types it as a string.
+func str(n *yaml.Node) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		return "", false
+	}
+	return n.Value, true
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// URL kinds of a chart URL.
+const (
+	urlRelative = iota // confined path relative to the repository root
+	urlForeign         // absolute http(s), a relative path leaving the root, or another scheme
+	urlOCI             // oci:// reference
+	urlBad             // unusable
+)
+
+// classify tells how a chart URL is fetched, and the clean repository-relative
+// path for urlRelative.
+func classify(raw string) (kind int, rel string) {
+	if strings.ContainsFunc(raw, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return urlBad, ""
+	}
+	if strings.HasPrefix(strings.ToLower(raw), "oci://") {
+		return urlOCI, ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return urlBad, ""
+	}
+	if u.Scheme != "" || u.Host != "" {
+		switch strings.ToLower(u.Scheme) {
+		case "http", "https":
+			return urlForeign, ""
+		}
+		return urlBad, ""
+	}
+	p := u.Path
+	if p == "" || strings.HasPrefix(p, "/") || strings.ContainsRune(p, '\\') {
+		return urlForeign, ""
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == ".." {
+			return urlForeign, ""
+		}
+	}
+	c := path.Clean(p)
+	if c == "." || strings.HasPrefix(c, ".") || c == IndexPath || strings.HasSuffix(c, ".prov") {
+		return urlForeign, ""
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		// The published file cannot carry a query; fetch it as a foreign URL.
+		return urlForeign, c
+	}
+	return urlRelative, c
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}
+
+func clipErr(err error) string { return clip(err.Error()) }
