@@ -26,12 +26,12 @@ func TestMergeCollisionRule(t *testing.T) {
 		{Path: "repodata/a-updateinfo.xml.gz", Digest: pool.Sum([]byte("ua")), Kind: "updateinfo"},
 	}}
 	b := view.Member{Name: "epel/2026-11", Items: []formats.Item{
-		item("p/bash-5.x86_64.rpm", "bash", "5", "x86_64"),    // same path: base wins
+		item("p/bash-5.x86_64.rpm", "bash", "5", "x86_64"),     // same path: base wins
 		item("other/zlib-1.x86_64.rpm", "zlib", "1", "x86_64"), // same identity elsewhere: base wins
 		item("p/zlib-2.x86_64.rpm", "zlib", "2", "x86_64"),     // another version: kept
 		item("p/htop-3.x86_64.rpm", "htop", "3", "x86_64"),
 	}, Files: []formats.File{
-		{Path: "repodata/comps.xml", Digest: pool.Sum([]byte("comps")), Kind: "group"},        // equal bytes: once, silently
+		{Path: "repodata/comps.xml", Digest: pool.Sum([]byte("comps")), Kind: "group"},             // equal bytes: once, silently
 		{Path: "repodata/b-updateinfo.xml.gz", Digest: pool.Sum([]byte("ub")), Kind: "updateinfo"}, // both updateinfo files go to the format
 	}}
 	c := view.Member{Name: "late", Files: []formats.File{
@@ -80,7 +80,7 @@ func TestKey(t *testing.T) {
 	if view.Key([]string{"a", "b"}) == view.Key([]string{"b", "a"}) || view.Key([]string{"ab"}) == view.Key([]string{"a", "b"}) {
 		t.Error("Key ignores order or boundaries")
 	}
-	if view.Key([]string{"a"}) != view.Key([]string{"a"}) {
+	if k := view.Key([]string{"a"}); len(k) != 64 || k != view.Key([]string{"a"}) {
 		t.Error("Key is not deterministic")
 	}
 }
