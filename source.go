@@ -19,9 +19,13 @@ import (
 func (m *Mirror) source(rc *config.Repository) (*fetch.Source, error) {
 	dl := m.cfg.DownloadFor(rc)
 	id := rc.ID
+	retries := dl.Retries
+	if retries == 0 {
+		retries = -1 // the configuration's explicit 0; fetch reads 0 as its default
+	}
 	return fetch.New(rc.Feed, &fetch.Options{
 		Parallel:  dl.Parallel,
-		Retries:   dl.Retries,
+		Retries:   retries,
 		Timeout:   dl.Timeout.Duration,
 		RateLimit: dl.RateLimit,
 		UserAgent: dl.UserAgent,
