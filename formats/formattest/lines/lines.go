@@ -151,7 +151,7 @@ func (Format) Inspect(ctx context.Context, r io.ReaderAt, size int64) (formats.I
 		Path: fmt.Sprintf("pkgs/%s-%s.%s.pkg", f[2], f[3], f[4]), Size: size, Digest: d,
 		Checksums: formats.Checksums{"sha256": d.String()},
 		Name:      f[2], Version: f[3], Arch: f[4],
-		Fields:    map[string]string{"first": f[2][:1]},
+		Fields: map[string]string{"first": f[2][:1]},
 	}, nil
 }
 
