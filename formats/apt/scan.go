@@ -1,0 +1,617 @@
+package apt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chantal-lite/chantal/formats"
+	"github.com/chantal-lite/chantal/pool"
+)
+
+// TopLevel implements formats.TopLeveler. It probes upstream for
+// dists/<dist>/InRelease and names it when present; otherwise it names
+// Release with its detached Release.gpg. A flat repository's files are at
+// the root.
+func (f *Format) TopLevel(ctx context.Context, req formats.ScanRequest) (string, string, error) {
+	p, err := parseParams(req.Params)
+	if err != nil {
+		return "", "", err
+	}
+	in := p.base() + "InRelease"
+	rc, err := req.Source.Open(ctx, in)
+	switch {
+	case err == nil:
+		rc.Close()
+	case errors.Is(err, fs.ErrNotExist):
+		return p.base() + "Release", p.base() + "Release.gpg", nil
+	}
+	// Other errors: let the caller's fetch of InRelease report them. An
+	// InRelease that exists but is invalid never falls back to Release.
+	return in, "", nil
+}
+
+// Verify implements formats.Verifier: a clearsigned InRelease is verified and
+// top.Data replaced by exactly the signed payload; a Release is verified
+// against its detached Release.gpg. An unsigned Release is refused, and so is
+// a Release whose Valid-Until has passed.
+func (f *Format) Verify(ctx context.Context, top *formats.TopLevel, keys formats.Keyring) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	switch {
+	case isClearsigned(top.Data):
+		payload, err := keys.VerifyClearsigned(top.Data)
+		if err != nil {
+			return fmt.Errorf("verifying %s: %w", top.Path, err)
+		}
+		top.Data = payload
+	case len(top.Signature) > 0:
+		if err := keys.VerifyDetached(top.Data, top.Signature); err != nil {
+			return fmt.Errorf("verifying %s: %w", top.Path, err)
+		}
+	default:
+		return fmt.Errorf("verifying %s: %w", top.Path, ErrUnsigned)
+	}
+	rel, err := ParseRelease(top.Data)
+	if err != nil {
+		return err
+	}
+	return rel.CheckFresh(time.Now())
+}
+
+// Scan implements formats.Format.
+func (f *Format) Scan(ctx context.Context, req formats.ScanRequest, yield func(formats.Entry) error) error {
+	p, err := parseParams(req.Params)
+	if err != nil {
+		return err
+	}
+	log := f.logger(req.Logger)
+	var data []byte
+	if req.Top != nil {
+		data = req.Top.Data
+	} else {
+		tp, _, err := f.TopLevel(ctx, req)
+		if err != nil {
+			return err
+		}
+		if data, err = readAll(ctx, req.Source, tp, maxReleaseSize); err != nil {
+			return err
+		}
+	}
+	if isClearsigned(data) {
+		// Verification is off (a verified InRelease arrives as its payload).
+		if data, err = stripClearsign(data); err != nil {
+			return err
+		}
+	}
+	rel, err := ParseRelease(data)
+	if err != nil {
+		return err
+	}
+	if err := rel.CheckFresh(p.now); err != nil {
+		return err
+	}
+	s := &scanner{f: f, req: req, p: p, rel: rel, log: log, yield: yield, seen: map[pool.Digest]bool{}, parsed: map[string]bool{}}
+	return s.run(ctx)
+}
+
+func readAll(ctx context.Context, src formats.Source, p string, max int64) ([]byte, error) {
+	rc, err := src.Open(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", p, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", p, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("fetching %s: %w", p, ErrTooLarge)
+	}
+	return b, nil
+}
+
+type scanner struct {
+	f     *Format
+	req   formats.ScanRequest
+	p     params
+	rel   *Release
+	log   *slog.Logger
+	yield func(formats.Entry) error
+	seen  map[pool.Digest]bool
+	// parsed records the paths read (and so already fetched), from dists/ on.
+	parsed map[string]bool
+	comps  []string
+	archs  []string
+	fields []field
+}
+
+// variants is the order in which index compressions are preferred.
+var variants = []string{".gz", ".xz", ".zst", ".bz2", ""}
+
+func (s *scanner) run(ctx context.Context) error {
+	s.comps, s.archs = s.p.comps, s.p.archs
+	if len(s.comps) == 0 {
+		for _, c := range s.rel.Components {
+			if ValidToken(c) {
+				s.comps = append(s.comps, c)
+			} else {
+				s.log.Warn("skipping a component that is not a plain token", "component", clip(c))
+			}
+		}
+	}
+	if len(s.archs) == 0 {
+		for _, a := range s.rel.Architectures {
+			if a != "all" && a != "source" && ValidToken(a) {
+				s.archs = append(s.archs, a)
+			}
+		}
+	}
+	if s.p.flat {
+		if err := s.index(ctx, "Packages", "", false); err != nil {
+			return err
+		}
+		if s.p.sources {
+			if err := s.index(ctx, "Sources", "", false); err != nil {
+				return err
+			}
+		}
+	} else {
+		if len(s.comps) == 0 {
+			return fmt.Errorf("scanning %sRelease: %w: no components configured or listed", s.p.base(), ErrConfig)
+		}
+		for _, comp := range s.comps {
+			archs := append(append([]string(nil), s.archs...), "all")
+			for _, a := range archs {
+				if err := s.index(ctx, comp+"/binary-"+a+"/Packages", comp, false); err != nil {
+					return err
+				}
+				if s.p.udebs {
+					if err := s.index(ctx, comp+"/debian-installer/binary-"+a+"/Packages", comp, true); err != nil {
+						return err
+					}
+				}
+			}
+			if s.p.sources {
+				if err := s.index(ctx, comp+"/source/Sources", comp, false); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if s.req.Mode == formats.ModeMirror {
+		return s.mirrorFiles(ctx)
+	}
+	return nil
+}
+
+// pick returns the Release entry of the preferred listed variant of name.
+func (s *scanner) pick(name string) *IndexFile {
+	for _, v := range variants {
+		if e := s.rel.Files[name+v]; e != nil && (e.Sums["sha256"] != "" || e.Sums["sha512"] != "") {
+			return e
+		}
+	}
+	return nil
+}
+
+// fileFor describes a Release entry as a formats.File.
+func (s *scanner) fileFor(e *IndexFile, at, kind string) formats.File {
+	fl := formats.File{Path: s.p.base() + at, Size: e.Size, Checksums: e.checksums(), Kind: kind, MirrorOnly: true}
+	if d, err := pool.Parse(e.Sums["sha256"]); err == nil {
+		fl.Digest = d
+	}
+	return fl
+}
+
+// byHashPath is the by-hash location of a Release entry for the given
+// algorithm directory ("SHA256", "SHA512").
+func byHashPath(p, dir, sum string) string {
+	d := path.Dir(p)
+	if d == "." {
+		return "by-hash/" + dir + "/" + sum
+	}
+	return d + "/by-hash/" + dir + "/" + sum
+}
+
+// open fetches and verifies a Release entry: from by-hash first when the
+// Release offers it, then from its plain path.
+func (s *scanner) open(ctx context.Context, e *IndexFile) (io.ReadCloser, error) {
+	if s.rel.AcquireByHash && s.p.byHash && e.Sums["sha256"] != "" {
+		fl := s.fileFor(e, byHashPath(e.Path, "SHA256", e.Sums["sha256"]), "by-hash")
+		rc, err := formats.OpenFile(ctx, s.req.Source, fl)
+		if err == nil {
+			s.parsed[fl.Path] = true
+			return rc, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("fetching %s: %w", fl.Path, err)
+		}
+		s.log.Debug("by-hash copy missing; fetching the plain path", "path", fl.Path)
+	}
+	fl := s.fileFor(e, e.Path, "index")
+	rc, err := formats.OpenFile(ctx, s.req.Source, fl)
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", fl.Path, err)
+	}
+	s.parsed[fl.Path] = true
+	return rc, nil
+}
+
+// index reads one Packages or Sources index (name without compression
+// suffix, relative to the Release) and yields its items.
+func (s *scanner) index(ctx context.Context, name, comp string, udeb bool) error {
+	e := s.pick(name)
+	if e == nil {
+		if strings.Contains(name, "binary-all/") || udeb {
+			return nil
+		}
+		s.log.Warn("index not listed in the release; skipping", "index", s.p.base()+name)
+		return nil
+	}
+	rc, err := s.open(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	dr, err := decompress(rc, e.Path, s.f.maxIndex)
+	if err != nil {
+		return err
+	}
+	defer dr.Close()
+	src := strings.HasSuffix(name, "Sources")
+	sr := newStanzaReader(dr, s.f.maxStanza)
+	for n := 0; ; n++ {
+		if n%ctxEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		raw, err := sr.next()
+		if err == io.EOF {
+			return nil
+		}
+		if errors.Is(err, errStanzaTooLong) {
+			s.log.Warn("skipping an over-long stanza", "index", e.Path, "line", sr.start)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s%s: %w", s.p.base(), e.Path, err)
+		}
+		var items []formats.Item
+		if src {
+			items, err = s.sourceItems(raw, comp)
+		} else {
+			var it formats.Item
+			it, err = s.binaryItem(raw, comp, udeb)
+			items = []formats.Item{it}
+		}
+		if err != nil {
+			s.log.Warn("skipping a stanza", "index", e.Path, "line", sr.start, "err", err)
+			continue
+		}
+		for i := range items {
+			it := &items[i]
+			if s.seen[it.Digest] {
+				continue // arch:all in several indexes, or an artifact shared by sources
+			}
+			s.seen[it.Digest] = true
+			if err := s.yield(formats.Entry{Item: it}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// binaryItem makes an Item of a Packages stanza.
+func (s *scanner) binaryItem(raw []byte, comp string, udeb bool) (formats.Item, error) {
+	var err error
+	s.fields, err = parseFields(raw, s.fields)
+	if err != nil {
+		return formats.Item{}, err
+	}
+	fs := s.fields
+	req := func(n string) (string, error) {
+		v, ok := get(fs, n)
+		if !ok || len(v) == 0 || bytes.ContainsAny(v, "\n") {
+			return "", fmt.Errorf("missing or multi-line %s", n)
+		}
+		return string(v), nil
+	}
+	var it formats.Item
+	if it.Name, err = req("Package"); err != nil {
+		return it, err
+	}
+	if it.Version, err = req("Version"); err != nil {
+		return it, err
+	}
+	if it.Arch, err = req("Architecture"); err != nil {
+		return it, err
+	}
+	fn, err := req("Filename")
+	if err != nil {
+		return it, err
+	}
+	if it.Path, err = cleanRel(fn); err != nil {
+		return it, err
+	}
+	size, err := req("Size")
+	if err != nil {
+		return it, err
+	}
+	if it.Size, err = strconv.ParseInt(size, 10, 64); err != nil || it.Size < 0 {
+		return it, fmt.Errorf("bad Size %q", clip(size))
+	}
+	sha, err := req("SHA256")
+	if err != nil {
+		return it, err
+	}
+	if it.Digest, err = pool.Parse(strings.ToLower(sha)); err != nil {
+		return it, fmt.Errorf("bad SHA256: %w", err)
+	}
+	it.Checksums = formats.Checksums{"sha256": it.Digest.String()}
+	for _, c := range []struct{ field, alg string }{{"MD5sum", "md5"}, {"SHA1", "sha1"}, {"SHA512", "sha512"}} {
+		if v, ok := get(fs, c.field); ok && isHex(string(v)) {
+			it.Checksums[c.alg] = strings.ToLower(string(v))
+		}
+	}
+	it.Fields = map[string]string{}
+	if comp != "" {
+		it.Fields["component"] = comp
+	}
+	for _, c := range []struct{ field, key string }{{"Section", "section"}, {"Priority", "priority"}} {
+		if v, ok := get(fs, c.field); ok && len(v) > 0 && !bytes.ContainsAny(v, "\n") {
+			it.Fields[c.key] = string(v)
+		}
+	}
+	it.Fields["source"] = sourceName(fs, it.Name)
+	if udeb {
+		it.Fields["udeb"] = "true"
+	}
+	it.Fragments = map[string][]byte{FragmentStanza: bytes.Clone(raw)}
+	return it, nil
+}
+
+// sourceName is the source package of a binary stanza: its Source field
+// without a "(version)", else the package name.
+func sourceName(fs []field, pkg string) string {
+	v, ok := get(fs, "Source")
+	if !ok {
+		return pkg
+	}
+	name := string(v)
+	if i := strings.IndexByte(name, '('); i >= 0 {
+		name = name[:i]
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || strings.ContainsAny(name, "\n/") {
+		return pkg
+	}
+	return name
+}
+
+// sourceItems makes one Item per artifact of a Sources stanza (the .dsc, the
+// tarballs); the .dsc carries the stanza. An artifact with a bad line is
+// skipped alone.
+func (s *scanner) sourceItems(raw []byte, comp string) ([]formats.Item, error) {
+	var err error
+	s.fields, err = parseFields(raw, s.fields)
+	if err != nil {
+		return nil, err
+	}
+	fs := s.fields
+	one := func(n string) string {
+		v, _ := get(fs, n)
+		if bytes.ContainsAny(v, "\n") {
+			return ""
+		}
+		return string(v)
+	}
+	name, ver, dir := one("Package"), one("Version"), one("Directory")
+	if name == "" || ver == "" || dir == "" {
+		return nil, errors.New("missing Package, Version or Directory")
+	}
+	if dir, err = cleanRel(dir); err != nil {
+		return nil, err
+	}
+	sums := map[string]formats.Checksums{}
+	sizes := map[string]int64{}
+	var order []string
+	for _, c := range []struct{ field, alg string }{{"Checksums-Sha256", "sha256"}, {"Checksums-Sha1", "sha1"}, {"Checksums-Sha512", "sha512"}, {"Files", "md5"}} {
+		v, _ := get(fs, c.field)
+		for ln := range strings.SplitSeq(string(v), "\n") {
+			f := strings.Fields(ln)
+			if len(f) != 3 || !isHex(f[0]) || strings.ContainsAny(f[2], "/\\") {
+				continue
+			}
+			size, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil || size < 0 {
+				s.log.Warn("skipping a source artifact with a bad size", "package", name, "file", clip(f[2]))
+				continue
+			}
+			if c.alg != "sha256" && sums[f[2]] == nil {
+				continue // the sha256 list defines the artifact set
+			}
+			if sums[f[2]] == nil {
+				sums[f[2]] = formats.Checksums{}
+				sizes[f[2]] = size
+				order = append(order, f[2])
+			}
+			sums[f[2]][c.alg] = strings.ToLower(f[0])
+		}
+	}
+	var out []formats.Item
+	for _, fn := range order {
+		d, err := pool.Parse(sums[fn]["sha256"])
+		if err != nil {
+			continue
+		}
+		it := formats.Item{Path: dir + "/" + fn, Size: sizes[fn], Digest: d, Checksums: sums[fn],
+			Name: name, Version: ver, Arch: "source",
+			Fields: map[string]string{"source": name, "kind": "source"}}
+		if comp != "" {
+			it.Fields["component"] = comp
+		}
+		if v := one("Section"); v != "" {
+			it.Fields["section"] = v
+		}
+		if v := one("Priority"); v != "" {
+			it.Fields["priority"] = v
+		}
+		if strings.HasSuffix(fn, ".dsc") {
+			it.Fields["kind"] = "dsc"
+			it.Fragments = map[string][]byte{FragmentStanza: bytes.Clone(raw)}
+		}
+		out = append(out, it)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no artifact with a sha256")
+	}
+	return out, nil
+}
+
+// mirrorFiles yields, for mirror mode, every file the Release lists for the
+// selected components and architectures (all compression variants, Contents,
+// Translation) and their by-hash copies, skipping the ones upstream does not
+// actually have (Debian lists uncompressed indexes it does not ship).
+func (s *scanner) mirrorFiles(ctx context.Context) error {
+	for _, p := range s.rel.Paths() {
+		if !s.wanted(p) {
+			continue
+		}
+		e := s.rel.Files[p]
+		if e.Sums["sha256"] == "" && e.Sums["sha512"] == "" {
+			continue
+		}
+		kind := path.Base(p)
+		if i := strings.IndexByte(kind, '.'); i > 0 {
+			kind = kind[:i]
+		}
+		cands := []formats.File{s.fileFor(e, p, kind)}
+		if s.rel.AcquireByHash {
+			for _, h := range []struct{ dir, alg string }{{"SHA256", "sha256"}, {"SHA512", "sha512"}} {
+				if sum := e.Sums[h.alg]; sum != "" {
+					cands = append(cands, s.fileFor(e, byHashPath(p, h.dir, sum), "by-hash"))
+				}
+			}
+		}
+		for _, fl := range cands {
+			if !s.parsed[fl.Path] {
+				ok, err := s.exists(ctx, fl.Path)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					continue
+				}
+			}
+			if err := s.yield(formats.Entry{File: &fl}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *scanner) exists(ctx context.Context, p string) (bool, error) {
+	rc, err := s.req.Source.Open(ctx, p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("probing %s: %w", p, err)
+	}
+	rc.Close()
+	return true, nil
+}
+
+// wanted reports whether a Release path belongs to the mirrored selection.
+func (s *scanner) wanted(p string) bool {
+	if s.p.flat {
+		return true
+	}
+	archOK := func(a string) bool {
+		if a == "all" {
+			return true
+		}
+		if a == "source" {
+			return s.p.sources
+		}
+		for _, x := range s.archs {
+			if x == a {
+				return true
+			}
+		}
+		return false
+	}
+	contents := func(b string) bool {
+		b = strings.TrimPrefix(b, "Contents-")
+		if strings.HasPrefix(b, "udeb-") {
+			if !s.p.udebs {
+				return false
+			}
+			b = strings.TrimPrefix(b, "udeb-")
+		}
+		if i := strings.IndexByte(b, '.'); i >= 0 {
+			b = b[:i]
+		}
+		return archOK(b)
+	}
+	parts := strings.Split(p, "/")
+	if len(parts) == 1 {
+		return strings.HasPrefix(p, "Contents-") && contents(p)
+	}
+	if !contains(s.comps, parts[0]) {
+		return false
+	}
+	rest := parts[1:]
+	switch {
+	case strings.HasPrefix(rest[0], "binary-"):
+		return archOK(strings.TrimPrefix(rest[0], "binary-"))
+	case rest[0] == "debian-installer" && len(rest) > 1:
+		return s.p.udebs && archOK(strings.TrimPrefix(rest[1], "binary-"))
+	case rest[0] == "source":
+		return s.p.sources
+	case rest[0] == "i18n":
+		return true
+	case len(rest) == 1 && strings.HasPrefix(rest[0], "Contents-"):
+		return contents(rest[0])
+	}
+	return false
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// sortItems orders items by name, dpkg version, architecture and path.
+func sortItems(items []*formats.Item) {
+	sort.SliceStable(items, func(i, j int) bool {
+		a, b := items[i], items[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if c := CompareVersions(a.Version, b.Version); c != 0 {
+			return c < 0
+		}
+		if a.Arch != b.Arch {
+			return a.Arch < b.Arch
+		}
+		return a.Path < b.Path
+	})
+}
