@@ -92,7 +92,9 @@ func Open(path string, o *Options) (*DB, error) {
 	return openDB(path, o, schemaPlan{version: schemaVersion, steps: migrations})
 }
 
-func openDB(path string, o *Options, plan schemaPlan) (*DB, error) {
+// openDBOnce opens the file once; openDB (vacuum.go) retries when the file
+// was replaced by Vacuum or Import while this process waited for its lock.
+func openDBOnce(path string, o *Options, plan schemaPlan) (*DB, error) {
 	var opts Options
 	if o != nil {
 		opts = *o
