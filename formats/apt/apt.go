@@ -142,10 +142,13 @@ func parseParams(p map[string]string) (params, error) {
 	if out.dist == "./" || out.dist == "." {
 		out.flat, out.dist = true, ""
 	}
-	if !out.flat {
-		if out.dist == "" {
-			return out, fmt.Errorf("%w: apt.distribution is not set", ErrConfig)
-		}
+	if out.flat {
+		out.dist = strings.TrimSuffix(strings.TrimPrefix(out.dist, "./"), "/")
+	}
+	if !out.flat && out.dist == "" {
+		return out, fmt.Errorf("%w: apt.distribution is not set", ErrConfig)
+	}
+	if out.dist != "" {
 		for seg := range strings.SplitSeq(out.dist, "/") {
 			if !ValidToken(seg) {
 				return out, fmt.Errorf("%w: distribution %q is not a plain token", ErrConfig, clip(out.dist))
@@ -215,10 +218,14 @@ func tokens(s, what string) ([]string, error) {
 	return out, nil
 }
 
-// base is the directory of the Release file and its indexes.
+// base is the directory of the Release file and its indexes: for a flat
+// repository the distribution directory below the feed (usually the feed itself).
 func (p params) base() string {
 	if p.flat {
-		return ""
+		if p.dist == "" {
+			return ""
+		}
+		return p.dist + "/"
 	}
 	return "dists/" + p.dist + "/"
 }

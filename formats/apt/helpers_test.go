@@ -99,4 +99,3 @@ func names(items []formats.Item) map[string]int {
 	}
 	return m
 }
-

@@ -91,6 +91,14 @@ func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) e
 	}
 	log := f.logger(req.Logger)
 	up := upstreamRelease(ctx, req, p)
+	if up == nil {
+		for _, it := range req.Items {
+			if it.Fields["suite"] != "" || it.Fields["codename"] != "" {
+				up = &Release{Suite: it.Fields["suite"], Codename: it.Fields["codename"]}
+				break
+			}
+		}
+	}
 
 	defComp := "main"
 	if len(p.comps) > 0 {

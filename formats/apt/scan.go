@@ -345,6 +345,10 @@ func (s *scanner) binaryItem(raw []byte, comp string, udeb bool) (formats.Item, 
 	if it.Path, err = cleanRel(fn); err != nil {
 		return it, err
 	}
+	if s.p.flat {
+		// A flat repository's Filename is relative to its own directory.
+		it.Path = s.p.base() + it.Path
+	}
 	size, err := req("Size")
 	if err != nil {
 		return it, err
@@ -375,11 +379,24 @@ func (s *scanner) binaryItem(raw []byte, comp string, udeb bool) (formats.Item, 
 		}
 	}
 	it.Fields["source"] = sourceName(fs, it.Name)
+	s.releaseFields(it.Fields)
 	if udeb {
 		it.Fields["udeb"] = "true"
 	}
 	it.Fragments = map[string][]byte{FragmentStanza: bytes.Clone(raw)}
 	return it, nil
+}
+
+// releaseFields records the upstream Suite and Codename on an item, so that
+// a regenerated Release keeps them apart (the upstream Release itself is not
+// kept outside mirror mode).
+func (s *scanner) releaseFields(m map[string]string) {
+	if ValidToken(s.rel.Suite) {
+		m["suite"] = s.rel.Suite
+	}
+	if ValidToken(s.rel.Codename) {
+		m["codename"] = s.rel.Codename
+	}
 }
 
 // sourceName is the source package of a binary stanza: its Source field
@@ -465,6 +482,7 @@ func (s *scanner) sourceItems(raw []byte, comp string) ([]formats.Item, error) {
 		if v := one("Section"); v != "" {
 			it.Fields["section"] = v
 		}
+		s.releaseFields(it.Fields)
 		if v := one("Priority"); v != "" {
 			it.Fields["priority"] = v
 		}

@@ -1,0 +1,353 @@
+package chantal_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chantal-lite/chantal"
+	"github.com/chantal-lite/chantal/config"
+	"github.com/chantal-lite/chantal/formats/apt"
+)
+
+const aptFixtures = "testdata/apt"
+
+// aptMirror opens a Mirror whose config has one apt repository "deb" with the
+// given YAML body (indented under the repository).
+func aptMirror(t *testing.T, body string) *chantal.Mirror {
+	t.Helper()
+	dir := t.TempDir()
+	yaml := fmt.Sprintf(`
+storage:
+  base_path: %s
+  published_path: %s
+download: {parallel: 4, retries: 1, timeout: 10s}
+repositories:
+  - id: deb
+    type: apt
+%s
+`, filepath.Join(dir, "data"), filepath.Join(dir, "pub"), body)
+	p := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p, nil)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	m, err := chantal.Open("", chantal.WithConfig(cfg), chantal.WithFormats(apt.New(nil)), chantal.WithNoSync())
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// serveDir serves a directory over HTTP on 127.0.0.1; tamper, when not nil,
+// may rewrite a response body by path.
+func aptServeDir(t *testing.T, dir string, tamper func(p string, b []byte) []byte) string {
+	t.Helper()
+	fsrv := http.FileServer(http.Dir(dir))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tamper == nil {
+			fsrv.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		fsrv.ServeHTTP(rec, r)
+		b := tamper(strings.TrimPrefix(r.URL.Path, "/"), rec.Body.Bytes())
+		for k, v := range rec.Header() {
+			if k != "Content-Length" {
+				w.Header()[k] = v
+			}
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/"
+}
+
+func aptFixture(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(filepath.Join(aptFixtures, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func aptSyncOK(t *testing.T, m *chantal.Mirror) chantal.RepoSyncResult {
+	t.Helper()
+	res, err := m.Sync(context.Background(), chantal.SyncRequest{Repos: []string{"deb"}})
+	if err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	if err := res.Err(); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	return res.Repos[0]
+}
+
+func aptPublishOK(t *testing.T, m *chantal.Mirror) *chantal.PublishResult {
+	t.Helper()
+	pub, err := m.Publish(context.Background(), chantal.PublishRequest{Repo: "deb"})
+	if err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	return pub
+}
+
+// aptClient is a stock apt-get working in a temp root.
+type aptClient struct {
+	t    *testing.T
+	root string
+}
+
+func newAptClient(t *testing.T, sourcesLine string) *aptClient {
+	t.Helper()
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		if os.Getenv("CHANTAL_E2E") == "require" {
+			t.Fatalf("apt-get is required (CHANTAL_E2E=require): %v", err)
+		}
+		t.Skip("apt-get not installed; skipping the stock-client test (install the Debian package apt)")
+	}
+	root := t.TempDir()
+	for _, d := range []string{"etc/apt/sources.list.d", "etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/trusted.gpg.d",
+		"var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg", "var/log/apt"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/apt/sources.list"), []byte(sourcesLine+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &aptClient{t: t, root: root}
+}
+
+func (c *aptClient) run(args ...string) (string, error) {
+	base := []string{
+		"-o", "Dir=" + c.root,
+		"-o", "Dir::State::status=" + filepath.Join(c.root, "var/lib/dpkg/status"),
+		"-o", "APT::Architecture=amd64", "-o", "APT::Architectures=amd64",
+		"-o", "Debug::NoLocking=1", "-o", "Acquire::Languages=none",
+		"-o", "APT::Sandbox::User=root", "-o", "Acquire::Retries=0",
+		"-o", "Acquire::http::Proxy=DIRECT", "-o", "Dir::Etc::SourceParts=" + filepath.Join(c.root, "etc/apt/sources.list.d"),
+	}
+	cmd := exec.Command("apt-get", append(base, args...)...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "http_proxy=", "HTTP_PROXY=")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// update runs apt-get update and fails on any error or warning about the repository.
+func (c *aptClient) update() {
+	c.t.Helper()
+	out, err := c.run("update")
+	if err != nil || strings.Contains(out, "W: ") || strings.Contains(out, "E: ") {
+		c.t.Fatalf("apt-get update: %v\n%s", err, out)
+	}
+}
+
+// download runs apt-get install --download-only and returns the .debs fetched.
+func (c *aptClient) download(pkgs ...string) []string {
+	c.t.Helper()
+	out, err := c.run(append([]string{"install", "--download-only", "-y", "--no-install-recommends"}, pkgs...)...)
+	if err != nil {
+		c.t.Fatalf("apt-get install --download-only %v: %v\n%s", pkgs, err, out)
+	}
+	ms, _ := filepath.Glob(filepath.Join(c.root, "var/cache/apt/archives/*.deb"))
+	var names []string
+	for _, m := range ms {
+		names = append(names, filepath.Base(m))
+	}
+	return names
+}
+
+func aptHasPrefixIn(list []string, prefix string) bool {
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestAPTMirrorWithStockApt(t *testing.T) {
+	feed := aptServeDir(t, aptFixture(t, "repo"), nil)
+	key := aptFixture(t, "fixtures-key.asc")
+	m := aptMirror(t, fmt.Sprintf(`    feed: %s
+    mode: mirror
+    apt: {distribution: stable, components: [main, contrib], architectures: [amd64, arm64]}
+    verify: {keys: [%s]}`, feed, key))
+	rr := aptSyncOK(t, m)
+	if rr.Wanted != 6 {
+		t.Errorf("Wanted = %d, want 6 (arch:all counted once)", rr.Wanted)
+	}
+	pub := aptPublishOK(t, m)
+	// Mirror mode is verbatim: every upstream index byte for byte.
+	for _, p := range []string{"dists/stable/InRelease", "dists/stable/main/binary-amd64/Packages.xz", "dists/stable/main/binary-amd64/Packages", "dists/stable/main/i18n/Translation-en.bz2"} {
+		want, _ := os.ReadFile(filepath.Join(aptFixture(t, "repo"), p))
+		got, err := os.ReadFile(filepath.Join(pub.Target, p))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s not republished verbatim (err %v)", p, err)
+		}
+	}
+	srv := aptServeDir(t, pub.Target, nil)
+	c := newAptClient(t, fmt.Sprintf("deb [signed-by=%s] %s stable main contrib", key, srv))
+	c.update()
+	got := c.download("greet", "greet-notify")
+	for _, w := range []string{"greet_1.1-1_amd64.deb", "libgreet1_1.0-1_amd64.deb", "greet-data_1.0-1_all.deb", "postgreet_2%3a0.9~rc1-1_amd64.deb", "greet-notify_1.0-1_all.deb"} {
+		if !aptHasPrefixIn(got, strings.SplitN(w, "_", 2)[0]+"_") || !aptContains(got, w) {
+			t.Errorf("apt-get did not download %s: %v", w, got)
+		}
+	}
+}
+
+func aptContains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestAPTFilteredWithStockApt(t *testing.T) {
+	feed := aptServeDir(t, aptFixture(t, "repo-xz"), nil)
+	key := aptFixture(t, "fixtures-key.asc")
+	m := aptMirror(t, fmt.Sprintf(`    feed: %s
+    mode: filtered
+    apt: {distribution: stable, components: [main, contrib], architectures: [amd64, arm64]}
+    verify: {keys: [%s]}
+    filters:
+      patterns: {include: ["^greet$"]}
+      filter_with_deps: true
+      post_processing: {only_latest_n_versions: 1}`, feed, key))
+	aptSyncOK(t, m)
+	pub := aptPublishOK(t, m)
+	pk, err := os.ReadFile(filepath.Join(pub.Target, "dists/stable/main/binary-amd64/Packages"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(pk)
+	for _, w := range []string{"Package: greet\n", "Version: 1.1-1\n", "Package: libgreet1\n", "Package: greet-data\n", "Filename: pool/main/g/greet/libgreet1_1.0-1_amd64.deb\n"} {
+		if !strings.Contains(s, w) {
+			t.Errorf("published Packages lacks %q:\n%s", w, s)
+		}
+	}
+	if strings.Contains(s, "Version: 1.0-1\nArchitecture: amd64\nMaintainer: chantal-lite fixtures <fixtures@example.invalid>\nInstalled-Size: 1\nDepends") || strings.Contains(s, "postgreet") {
+		t.Errorf("filtered Packages keeps what filters drop:\n%s", s)
+	}
+	arm, _ := os.ReadFile(filepath.Join(pub.Target, "dists/stable/main/binary-arm64/Packages"))
+	if !strings.Contains(string(arm), "Package: greet-data\n") {
+		t.Errorf("Architecture: all is not in binary-arm64/Packages:\n%s", arm)
+	}
+	rel, _ := os.ReadFile(filepath.Join(pub.Target, "dists/stable/Release"))
+	if !strings.Contains(string(rel), "Suite: stable\n") || !strings.Contains(string(rel), "Codename: chantal-fixture\n") {
+		t.Errorf("Release does not keep Suite and Codename apart:\n%s", rel)
+	}
+	srv := aptServeDir(t, pub.Target, nil)
+	c := newAptClient(t, fmt.Sprintf("deb [signed-by=%s] %s stable main contrib", pub.KeyFile, srv))
+	c.update()
+	got := c.download("greet")
+	for _, w := range []string{"greet_1.1-1_amd64.deb", "libgreet1_1.0-1_amd64.deb", "greet-data_1.0-1_all.deb"} {
+		if !aptContains(got, w) {
+			t.Errorf("apt-get did not download %s: %v", w, got)
+		}
+	}
+
+	// A tampered Release (or InRelease) is rejected by apt.
+	tampered := aptServeDir(t, pub.Target, func(p string, b []byte) []byte {
+		if strings.HasSuffix(p, "/InRelease") || strings.HasSuffix(p, "/Release") {
+			return bytes.Replace(b, []byte("Suite: stable"), []byte("Suite: stabl3"), 1)
+		}
+		return b
+	})
+	c2 := newAptClient(t, fmt.Sprintf("deb [signed-by=%s] %s stable main contrib", pub.KeyFile, tampered))
+	out, err := c2.run("update")
+	if err == nil && !strings.Contains(out, "E: ") && !strings.Contains(out, "W: ") {
+		t.Errorf("apt-get update accepted a tampered Release:\n%s", out)
+	}
+	if out, err := c2.run("install", "--download-only", "-y", "greet"); err == nil {
+		t.Errorf("apt-get installed from a tampered repository:\n%s", out)
+	}
+}
+
+func TestAPTFallbacksAndFlat(t *testing.T) {
+	key := aptFixture(t, "fixtures-key.asc")
+	for _, tc := range []struct{ dir, apt string }{
+		{"repo-byhash", "{distribution: stable, components: [main, contrib], architectures: [amd64]}"},
+		{"repo-flat", "{flat: true, architectures: [amd64]}"},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			feed := aptServeDir(t, aptFixture(t, tc.dir), nil)
+			m := aptMirror(t, fmt.Sprintf(`    feed: %s
+    mode: filtered
+    apt: %s
+    verify: {keys: [%s]}`, feed, tc.apt, key))
+			rr := aptSyncOK(t, m)
+			if rr.Wanted < 4 {
+				t.Errorf("Wanted = %d", rr.Wanted)
+			}
+			pub := aptPublishOK(t, m)
+			srv := aptServeDir(t, pub.Target, nil)
+			line := fmt.Sprintf("deb [signed-by=%s] %s stable main", pub.KeyFile, srv)
+			if tc.dir == "repo-flat" {
+				line = fmt.Sprintf("deb [signed-by=%s] %s ./", pub.KeyFile, srv)
+			}
+			c := newAptClient(t, line)
+			c.update()
+			if got := c.download("greet"); !aptContains(got, "libgreet1_1.0-1_amd64.deb") {
+				t.Errorf("apt-get did not resolve Depends: %v", got)
+			}
+		})
+	}
+}
+
+func TestAPTExpiredAndTamperedUpstream(t *testing.T) {
+	key := aptFixture(t, "fixtures-key.asc")
+	// Valid-Until in the past: the sync fails and keeps nothing.
+	feed := aptServeDir(t, aptFixture(t, "repo-expired"), nil)
+	m := aptMirror(t, fmt.Sprintf(`    feed: %s
+    mode: mirror
+    apt: {distribution: stable, components: [main]}
+    verify: {keys: [%s]}`, feed, key))
+	res, err := m.Sync(context.Background(), chantal.SyncRequest{Repos: []string{"deb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Err(); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("sync of an expired upstream: %v, want an expiry error", err)
+	}
+	// A tampered InRelease fails and never falls back to the unsigned Release.
+	feed = aptServeDir(t, aptFixture(t, "repo"), func(p string, b []byte) []byte {
+		if strings.HasSuffix(p, "InRelease") {
+			return bytes.Replace(b, []byte("Suite: stable"), []byte("Suite: stabl3"), 1)
+		}
+		return b
+	})
+	m = aptMirror(t, fmt.Sprintf(`    feed: %s
+    mode: filtered
+    apt: {distribution: stable, components: [main]}
+    verify: {keys: [%s]}`, feed, key))
+	res, err = m.Sync(context.Background(), chantal.SyncRequest{Repos: []string{"deb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Err() == nil {
+		t.Errorf("sync accepted a tampered InRelease")
+	}
+}
