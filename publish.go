@@ -1,6 +1,7 @@
 package chantal
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,34 +14,61 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+
 	"github.com/chantal-lite/chantal/catalog"
 	"github.com/chantal-lite/chantal/config"
 	"github.com/chantal-lite/chantal/formats"
 	"github.com/chantal-lite/chantal/internal/pgp"
 	"github.com/chantal-lite/chantal/publish"
+	"github.com/chantal-lite/chantal/view"
 )
 
-// PublishRequest says what to publish.
+// PublishRequest says what to publish. Exactly one of Repo, Snapshot, View
+// and ViewSnapshot is set.
 type PublishRequest struct {
 	// Repo publishes the repository's current state.
 	Repo string
-	// Target overrides the published directory (default: the repository's
-	// publish_path, or <published_path>/<repo>).
+	// Snapshot ("REPO/NAME") publishes a snapshot: its frozen items and
+	// repo-level files, with the metadata dated by its state time, so it
+	// publishes the same bytes whenever it is published.
+	Snapshot string
+	// View publishes the union of a configured view's members' current
+	// states (repos) and snapshots.
+	View string
+	// ViewSnapshot ("VIEW/NAME") publishes a view snapshot.
+	ViewSnapshot string
+	// Target overrides the published directory. The defaults, below the
+	// published path: <repo>/ (or the repository's publish_path),
+	// snapshots/<repo>/<name>/, views/<view>/latest/ (or the view's
+	// publish_path/latest) and views/<view>/snapshots/<name>/ (or the
+	// view's publish_path/snapshots/<name>).
 	Target string
 }
 
 // PublishResult reports a Publish.
 type PublishResult struct {
+	// Kind is "repo", "snapshot", "view" or "view-snapshot"; Name is what
+	// was published (REPO, REPO/NAME, VIEW or VIEW/NAME).
+	Kind, Name string
+	// Repo is the repository of a repo or snapshot publish.
 	Repo    string
 	Target  string
 	Version string
+	// State identifies the published content: the state id, or for views
+	// the combined key of the members' states.
+	State string
 	// Unchanged is set when the same state was already published there.
 	Unchanged bool
 	// Linked, Replaced and Removed count payload files; MetadataFiles the
-	// rendered metadata files.
-	Linked, Replaced, Removed, MetadataFiles int
+	// rendered metadata files; Ops the file-system operations, which grow
+	// with the change, not with the repository.
+	Linked, Replaced, Removed, MetadataFiles, Ops int
 	// KeyFile is the armored public key clients trust (signed publishes only).
 	KeyFile string
+	// Collisions lists the items and files of later view members dropped
+	// for earlier ones (views only; see package view).
+	Collisions []view.Collision
 }
 
 // stateTimeKey records when a repository's state last changed; published
@@ -48,86 +76,176 @@ type PublishResult struct {
 const stateTimeKey = "state_time"
 
 // Publish renders and atomically switches in the published tree of a
-// repository's current state. Payloads are hard links into the pool, linked
-// before the metadata switch; an unchanged state publishes nothing.
+// repository's current state, a snapshot, a view or a view snapshot.
+// Payloads are hard links into the pool, linked before the metadata switch;
+// an unchanged state publishes nothing. Every publish is recorded in the
+// catalog (see Publications). A publish to a target another publish,
+// rollback or unpublish holds fails with ErrBusy.
 func (m *Mirror) Publish(ctx context.Context, req PublishRequest) (*PublishResult, error) {
-	rc, err := m.repoConfig(req.Repo)
+	n := 0
+	for _, s := range []string{req.Repo, req.Snapshot, req.View, req.ViewSnapshot} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, errors.New("publish: name exactly one of a repository, snapshot, view or view snapshot")
+	}
+	var (
+		job *pubJob
+		err error
+	)
+	switch {
+	case req.Repo != "":
+		job, err = m.repoJob(ctx, req.Repo)
+	case req.Snapshot != "":
+		job, err = m.snapshotJob(ctx, req.Snapshot)
+	case req.View != "":
+		job, err = m.viewJob(ctx, req.View)
+	default:
+		job, err = m.viewSnapshotJob(ctx, req.ViewSnapshot)
+	}
 	if err != nil {
 		return nil, err
 	}
-	fail := func(err error) (*PublishResult, error) {
-		return nil, &RepoError{Op: "publish", Repo: rc.ID, Err: err}
+	if req.Target != "" {
+		job.target = req.Target
 	}
-	f, err := m.formats.Lookup(rc.Type)
-	if err != nil {
-		return fail(err)
-	}
-	mode, err := formats.ParseMode(rc.Mode)
-	if err != nil {
-		return fail(err)
-	}
-	poolLock, err := m.lockPool(ctx, false, true)
-	if err != nil {
-		return fail(err)
-	}
-	defer poolLock.Unlock()
+	return m.runPublish(ctx, job)
+}
 
-	var (
-		repo  catalog.Repo
-		items []formats.Item
-		files []formats.File
-	)
+// A pubJob is one publish, whatever is published.
+type pubJob struct {
+	kind, name string
+	repo       string // repo and snapshot publishes
+	rc         *config.Repository
+	format     formats.Format
+	mode       formats.Mode
+	target     string
+	items      []formats.Item
+	files      []formats.File
+	state      catalog.StateID // repo and snapshot publishes
+	key        string          // state id, or the view key
+	members    []catalog.ViewMember
+	now        time.Time
+	collisions []view.Collision
+}
+
+func (j *pubJob) fail(err error) error {
+	if j.repo != "" && j.kind == "repo" {
+		return &RepoError{Op: "publish", Repo: j.repo, Err: err}
+	}
+	return fmt.Errorf("publish %s %s: %w", j.kind, j.name, err)
+}
+
+// repoJob loads a repository's current state.
+func (m *Mirror) repoJob(ctx context.Context, id string) (*pubJob, error) {
+	rc, err := m.repoConfig(id)
+	if err != nil {
+		return nil, err
+	}
+	j := &pubJob{kind: "repo", name: rc.ID, repo: rc.ID, rc: rc, target: m.repoTarget(rc)}
+	if err := m.jobFormat(j, rc.Mode); err != nil {
+		return nil, j.fail(err)
+	}
 	err = m.view(ctx, func(tx *catalog.Tx) error {
-		var err error
-		repo, err = tx.Repo(rc.ID)
+		repo, err := tx.Repo(rc.ID)
 		if errors.Is(err, catalog.ErrNotFound) {
 			return errors.New("nothing to publish: the repository was never synced or uploaded to")
 		}
 		if err != nil {
 			return err
 		}
-		items, files, err = loadState(tx, repo.State)
+		j.state, j.now = repo.State, m.stateTime(repo)
+		j.items, j.files, err = loadState(tx, repo.State)
 		return err
 	})
 	if err != nil {
-		return fail(err)
+		return nil, j.fail(err)
 	}
-	target := req.Target
-	if target == "" {
-		target = m.repoTarget(rc)
+	j.key = j.state.String()
+	return j, nil
+}
+
+// jobFormat sets the job's format and mode from a repository's type and mode.
+func (m *Mirror) jobFormat(j *pubJob, mode string) error {
+	f, err := m.formats.Lookup(j.rc.Type)
+	if err != nil {
+		return err
 	}
+	md, err := formats.ParseMode(mode)
+	if err != nil {
+		return err
+	}
+	j.format, j.mode = f, md
+	return nil
+}
+
+// runPublish publishes a loaded job and records it in the catalog.
+func (m *Mirror) runPublish(ctx context.Context, j *pubJob) (*PublishResult, error) {
+	poolLock, err := m.lockPool(ctx, false, true)
+	if err != nil {
+		return nil, j.fail(err)
+	}
+	defer poolLock.Unlock()
 	var signer formats.Signer
 	var keyFile string
-	if mode != formats.ModeMirror {
-		s, err := m.signer(rc)
+	if j.mode != formats.ModeMirror {
+		s, err := m.signer(j.rc)
 		if err != nil {
-			return fail(err)
+			return nil, j.fail(err)
 		}
-		signer = s
+		// Signatures carry the state time too, so the same state always
+		// publishes the same bytes.
+		// A signature cannot predate its key, so an older state is signed
+		// at the key's creation time (still the same bytes every time).
+		now := j.now
+		if kt := keyTime(s.PublicKey()); kt.After(now) {
+			now = kt
+		}
+		signer = s.WithClock(func() time.Time { return now })
 		if keyFile, err = m.writePublicKey(s.PublicKey()); err != nil {
-			return fail(err)
+			return nil, j.fail(err)
 		}
 	}
-	params := formatParams(rc)
-	now := m.stateTime(repo)
+	params := formatParams(j.rc)
+	target, err := filepath.Abs(j.target)
+	if err != nil {
+		return nil, j.fail(err)
+	}
 	res, err := publish.Publish(ctx, publish.Request{
-		Target: target, Format: f, Mode: mode, Items: items, Files: files, Pool: m.pool,
-		Params: params, Now: now, Signer: signer,
-		Key:          publishKey(repo.State, f.Name(), mode, params, signer, now),
-		KeepVersions: m.cfg.Publish.KeepVersions,
+		Target: target, Format: j.format, Mode: j.mode, Items: j.items, Files: j.files, Pool: m.pool,
+		Params: params, Now: j.now, Signer: signer,
+		Key:          publishKey(j.key, j.format.Name(), j.mode, params, signer, j.now),
+		KeepVersions: m.keepVersions(),
 	}, &publish.Options{Logger: m.log, NoSync: m.noSync, Pool: m.pool})
 	if err != nil {
 		if errors.Is(err, publish.ErrBusy) {
 			err = fmt.Errorf("%w: %w", ErrBusy, err)
 		}
-		return fail(err)
+		return nil, j.fail(err)
 	}
-	m.reporter.Report(Event{Kind: PublishDone, Repo: rc.ID, Path: target})
+	if err := m.recordPublish(ctx, j, target, res); err != nil {
+		return nil, j.fail(err)
+	}
+	m.reporter.Report(Event{Kind: PublishDone, Repo: j.repo, Path: target})
 	return &PublishResult{
-		Repo: rc.ID, Target: target, Version: res.Version, Unchanged: res.Unchanged,
-		Linked: res.Linked, Replaced: res.Replaced, Removed: res.Removed, MetadataFiles: res.MetadataFiles,
-		KeyFile: keyFile,
+		Kind: j.kind, Name: j.name, Repo: j.repo, Target: target, Version: res.Version, State: j.key, Unchanged: res.Unchanged,
+		Linked: res.Linked, Replaced: res.Replaced, Removed: res.Removed, MetadataFiles: res.MetadataFiles, Ops: res.Ops,
+		KeyFile: keyFile, Collisions: j.collisions,
 	}, nil
+}
+
+// keepVersions maps publish.keep_versions (0 keeps none) to the publish
+// package's convention (0 means its default, negative none).
+func (m *Mirror) keepVersions() int {
+	switch k := m.cfg.Publish.KeepVersions; {
+	case k > 0:
+		return k
+	case len(m.cfg.Files) > 0: // a loaded configuration said 0
+		return -1
+	}
+	return 0
 }
 
 // repoTarget is where a repository's latest state is published.
@@ -147,24 +265,29 @@ func (m *Mirror) PublishedPath() string { return m.published }
 // stateTime is the timestamp written into a state's published metadata:
 // $SOURCE_DATE_EPOCH when set, else when the state last changed.
 func (m *Mirror) stateTime(r catalog.Repo) time.Time {
-	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return time.Unix(n, 0).UTC()
-		}
+	if t, ok := sourceDateEpoch(); ok {
+		return t
 	}
-	if t, err := time.Parse(time.RFC3339, r.Meta[stateTimeKey]); err == nil {
-		return t.UTC()
-	}
-	return r.Updated.UTC().Truncate(time.Second)
+	return repoStateTime(r)
 }
 
-func publishKey(state catalog.StateID, format string, mode formats.Mode, params map[string]string, s formats.Signer, now time.Time) string {
+// sourceDateEpoch returns $SOURCE_DATE_EPOCH when it is set and valid.
+func sourceDateEpoch() (time.Time, bool) {
+	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return time.Unix(n, 0).UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+func publishKey(state string, format string, mode formats.Mode, params map[string]string, s formats.Signer, now time.Time) string {
 	var fp string
 	if s != nil {
 		sum := sha256.Sum256(s.PublicKey())
 		fp = hex.EncodeToString(sum[:8])
 	}
-	b, _ := json.Marshal([]any{state.String(), format, mode, params, fp, now.Unix()}) // plain values cannot fail
+	b, _ := json.Marshal([]any{state, format, mode, params, fp, now.Unix()}) // plain values cannot fail
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -241,4 +364,25 @@ func (m *Mirror) writePublicKey(pub []byte) (string, error) {
 		return "", fmt.Errorf("writing key.asc: %w", err)
 	}
 	return p, nil
+}
+
+// keyTime returns the newest creation time of the keys in an armored public
+// key (primary and subkeys), or the zero time if it cannot be read.
+func keyTime(pub []byte) time.Time {
+	es, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(pub))
+	if err != nil {
+		return time.Time{}
+	}
+	var t time.Time
+	for _, e := range es {
+		if e.PrimaryKey != nil && e.PrimaryKey.CreationTime.After(t) {
+			t = e.PrimaryKey.CreationTime
+		}
+		for _, sk := range e.Subkeys {
+			if sk.PublicKey != nil && sk.PublicKey.CreationTime.After(t) {
+				t = sk.PublicKey.CreationTime
+			}
+		}
+	}
+	return t.UTC()
 }

@@ -55,6 +55,11 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 	}); err != nil {
 		return err
 	}
+	// Retention (retention.go) may keep what upstream dropped, or drop older versions.
+	var err error
+	if want, known, err = rs.retain(ctx, want, known, old); err != nil {
+		return err
+	}
 	for i := range want {
 		if known[i] {
 			want[i].Fragments = nil // the catalog has them; free the memory
