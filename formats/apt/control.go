@@ -229,13 +229,14 @@ func writeField(w *bufio.Writer, name string, value []byte) {
 			first = false
 		} else {
 			w.WriteByte('\n')
+			line = clean(line)
 			if blank(line) {
 				w.WriteString(" .")
 			} else {
 				if line[0] != ' ' && line[0] != '\t' {
 					w.WriteByte(' ')
 				}
-				writeClean(w, line)
+				w.Write(line)
 			}
 		}
 		if i < 0 {
@@ -244,6 +245,22 @@ func writeField(w *bufio.Writer, name string, value []byte) {
 	}
 	w.WriteByte('\n')
 }
+
+// clean returns b without control characters other than tab.
+func clean(b []byte) []byte {
+	if !bytes.ContainsFunc(b, isCtl) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for _, c := range b {
+		if !isCtl(rune(c)) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func isCtl(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
 
 func writeClean(w *bufio.Writer, b []byte) {
 	for _, c := range b {

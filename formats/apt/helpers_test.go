@@ -1,7 +1,9 @@
 package apt
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -99,3 +101,5 @@ func names(items []formats.Item) map[string]int {
 	}
 	return m
 }
+
+func bufioWriter(w io.Writer) *bufio.Writer { return bufio.NewWriter(w) }

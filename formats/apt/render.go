@@ -270,7 +270,6 @@ func upstreamRelease(ctx context.Context, req formats.RenderRequest, p params) *
 type stanzaWriter struct {
 	log    *slog.Logger
 	fields []field
-	buf    bytes.Buffer
 }
 
 // replaced are the fields a regenerated Packages stanza takes from the Item.
