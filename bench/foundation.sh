@@ -20,7 +20,7 @@ set -eu
 COUNT=${COUNT:-5}
 POOL_BENCHTIME=${POOL_BENCHTIME:-2x}
 CATALOG_BENCHTIME=${CATALOG_BENCHTIME:-5x}
-OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/chantal-bench.XXXXXX")}
+OUT=${OUT:-$(mktemp -d -t chantal-bench.XXXXXX)}
 
 cd "$(dirname "$0")/.."
 
@@ -28,7 +28,8 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 echo "# go:    $(go version)"
 echo "# cpus:  $(nproc) ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | sort -u | head -n1))"
-echo "# fs:    $(stat -f -c %T "${TMPDIR:-/tmp}") (file system of the benchmarks' temp dirs)"
+tmp=$(dirname "$(mktemp -u)") # where b.TempDir puts the benchmarks' files
+echo "# fs:    $(stat -f -c %T "$tmp") (file system of the temp dir the benchmarks write to)"
 echo "# load before: $(load)"
 echo "# raw output:  $OUT"
 
