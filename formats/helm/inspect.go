@@ -48,12 +48,7 @@ func (f *Format) Inspect(ctx context.Context, r io.ReaderAt, size int64) (format
 		return formats.Item{}, err
 	}
 	p := chartPath(name, version)
-	setKey(n, "urls", urlsNode(p))
-	setKey(n, "digest", scalar(sum))
-	frag, err := marshalNode(n)
-	if err != nil {
-		return formats.Item{}, err
-	}
+	frag := fragment(n)
 	it := formats.Item{
 		Path: p, Size: size, Digest: d, Checksums: formats.Checksums{"sha256": sum},
 		Name: name, Version: version,
@@ -99,7 +94,7 @@ func (f *Format) readChartYAML(ctx context.Context, r io.Reader) ([]byte, error)
 			}
 			return nil, fmt.Errorf("%w: %v", ErrChart, err)
 		}
-		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
+		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
 		name := strings.TrimPrefix(hdr.Name, "./")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"sort"
+	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -29,29 +30,21 @@ func (f *Format) Render(ctx context.Context, req formats.RenderRequest) error {
 		return err
 	}
 	log := f.logger(req.Logger)
-	var root *yaml.Node
-	var err error
+	var buf bytes.Buffer
+	done := false
 	if req.Mode == formats.ModeMirror {
-		root, err = f.mirrorIndex(ctx, req)
+		root, err := f.mirrorIndex(ctx, req)
 		if err != nil {
 			log.Warn("upstream index unusable; regenerating it", "err", err)
-			root = nil
+		} else {
+			emitMapping(&buf, root, 0, "", nil)
+			done = true
 		}
 	}
-	if root == nil {
-		root, err = f.regenerate(ctx, req)
-		if err != nil {
+	if !done {
+		if err := f.regenerate(ctx, req, &buf); err != nil {
 			return err
 		}
-	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(root); err != nil {
-		return fmt.Errorf("encoding %s: %w", IndexPath, err)
-	}
-	if err := enc.Close(); err != nil {
-		return fmt.Errorf("encoding %s: %w", IndexPath, err)
 	}
 	if err := write(ctx, req.Sink, IndexPath, buf.Bytes()); err != nil {
 		return err
@@ -164,8 +157,8 @@ func (f *Format) mirrorIndex(ctx context.Context, req formats.RenderRequest) (*y
 	return root, nil
 }
 
-// regenerate builds a fresh index from the items' kept entries.
-func (f *Format) regenerate(ctx context.Context, req formats.RenderRequest) (*yaml.Node, error) {
+// regenerate writes a fresh index from the items' kept entries.
+func (f *Format) regenerate(ctx context.Context, req formats.RenderRequest, b *bytes.Buffer) error {
 	order := make([]int, len(req.Items))
 	for i := range order {
 		order[i] = i
@@ -180,62 +173,124 @@ func (f *Format) regenerate(ctx context.Context, req formats.RenderRequest) (*ya
 		}
 		return x.Path < y.Path
 	})
-	entries := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	var cur *yaml.Node
+	created := "created: " + strconv.Quote(req.Now.UTC().Format(time.RFC3339Nano)) + "\n"
+	b.WriteString("apiVersion: v1\nentries:")
+	if len(order) == 0 {
+		b.WriteString(" {}")
+	}
+	b.WriteByte('\n')
 	for k, i := range order {
 		if k%ctxEvery == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		it := &req.Items[i]
 		if !validToken(it.Name) || !validToken(it.Version) {
-			return nil, fmt.Errorf("rendering %s: invalid chart name or version %q %q", IndexPath, clip(it.Name), clip(it.Version))
-		}
-		n, err := entryNode(it, req.Now)
-		if err != nil {
-			return nil, fmt.Errorf("rendering %s: %s: %w", IndexPath, it.Path, err)
+			return fmt.Errorf("rendering %s: invalid chart name or version %q %q", IndexPath, clip(it.Name), clip(it.Version))
 		}
 		if k == 0 || req.Items[order[k-1]].Name != it.Name {
-			cur = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-			entries.Content = append(entries.Content, scalar(it.Name), cur)
+			b.WriteString("  ")
+			emitString(b, it.Name)
+			b.WriteString(":\n")
 		}
-		cur.Content = append(cur.Content, n)
+		frag, err := entryFragment(it)
+		if err != nil {
+			return fmt.Errorf("rendering %s: %s: %w", IndexPath, it.Path, err)
+		}
+		hasCreated := false
+		for j, line := range bytes.Split(bytes.TrimSuffix(frag, []byte("\n")), []byte("\n")) {
+			if j == 0 {
+				b.WriteString("    - ")
+			} else {
+				b.WriteString("      ")
+			}
+			b.Write(line)
+			b.WriteByte('\n')
+			hasCreated = hasCreated || bytes.HasPrefix(line, []byte("created:"))
+		}
+		if !hasCreated {
+			b.WriteString("      " + created)
+		}
+		if d := itemSHA256(it); d != "" {
+			b.WriteString("      digest: " + d + "\n")
+		}
+		b.WriteString("      urls:\n        - ")
+		emitString(b, (&url.URL{Path: it.Path}).String())
+		b.WriteByte('\n')
 	}
-	return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
-		scalar("apiVersion"), scalar("v1"),
-		scalar("entries"), entries,
-		scalar("generated"), scalar(req.Now.UTC().Format(time.RFC3339Nano)),
-	}}, nil
+	b.WriteString("generated: " + strconv.Quote(req.Now.UTC().Format(time.RFC3339Nano)) + "\n")
+	return nil
 }
 
-// entryNode is an item's kept entry with its published url and digest.
-func entryNode(it *formats.Item, now time.Time) (*yaml.Node, error) {
-	var n *yaml.Node
-	if b := it.Fragments[FragmentEntry]; len(b) > 0 {
-		var err error
-		if n, err = unmarshalFragment(b); err != nil {
-			return nil, err
-		}
-	} else {
-		n = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
+// entryFragment is an item's kept entry as block YAML without urls and
+// digest, with the item's name and version. A fragment this package wrote is
+// used as is; anything else is parsed and re-emitted.
+func entryFragment(it *formats.Item) ([]byte, error) {
+	b := it.Fragments[FragmentEntry]
+	if len(b) == 0 {
+		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
 			scalar("apiVersion"), scalar("v2"),
 			scalar("name"), scalar(it.Name),
 			scalar("version"), scalar(it.Version),
 		}}
+		return fragment(n), nil
+	}
+	if ours(b, it) {
+		return b, nil
+	}
+	n, err := unmarshalFragment(b)
+	if err != nil {
+		return nil, err
+	}
+	if !clean(n) {
+		return nil, fmt.Errorf("kept entry uses YAML aliases")
 	}
 	setKey(n, "name", scalar(it.Name))
 	setKey(n, "version", scalar(it.Version))
-	setKey(n, "urls", urlsNode(it.Path))
-	if d := itemSHA256(it); d != "" {
-		setKey(n, "digest", scalar(d))
-	} else {
-		deleteKey(n, "digest")
+	return fragment(n), nil
+}
+
+// ours reports whether b looks like fragment's output for it: top-level lines
+// are "key: value" or "key:" (nested lines indented), name and version are the
+// item's, and neither urls nor digest is there.
+func ours(b []byte, it *formats.Item) bool {
+	if len(b) == 0 || b[len(b)-1] != '\n' {
+		return false
 	}
-	if getKey(n, "created") == nil {
-		setKey(n, "created", scalar(now.UTC().Format(time.RFC3339Nano)))
+	var name, version bool
+	for _, line := range bytes.Split(b[:len(b)-1], []byte("\n")) {
+		if len(line) == 0 {
+			return false
+		}
+		if line[0] == ' ' {
+			continue
+		}
+		if line[0] == '-' || line[0] == '#' || line[0] == '"' || bytes.IndexByte(line, ':') < 1 {
+			return false
+		}
+		switch {
+		case bytes.HasPrefix(line, []byte("urls:")), bytes.HasPrefix(line, []byte("digest:")):
+			return false
+		case bytes.HasPrefix(line, []byte("name:")):
+			name = string(line) == "name: "+plainOrQuoted(it.Name)
+			if !name {
+				return false
+			}
+		case bytes.HasPrefix(line, []byte("version:")):
+			version = string(line) == "version: "+plainOrQuoted(it.Version)
+			if !version {
+				return false
+			}
+		}
 	}
-	return n, nil
+	return name && version
+}
+
+func plainOrQuoted(s string) string {
+	var b bytes.Buffer
+	emitString(&b, s)
+	return b.String()
 }
 
 // itemSHA256 is the bare-hex SHA-256 of the published file.
@@ -275,15 +330,6 @@ func setKey(m *yaml.Node, k string, v *yaml.Node) {
 		}
 	}
 	m.Content = append(m.Content, scalar(k), v)
-}
-
-func deleteKey(m *yaml.Node, k string) {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == k {
-			m.Content = append(m.Content[:i], m.Content[i+2:]...)
-			return
-		}
-	}
 }
 
 // sortEntries orders an entries mapping by chart name, keeping each list's order.
@@ -332,4 +378,24 @@ func write(ctx context.Context, s formats.Sink, p string, b []byte) error {
 		return fmt.Errorf("writing %s: %w", p, err)
 	}
 	return nil
+}
+
+// entryNode is an item's kept entry with its published url and digest.
+func entryNode(it *formats.Item, now time.Time) (*yaml.Node, error) {
+	frag, err := entryFragment(it)
+	if err != nil {
+		return nil, err
+	}
+	n, err := unmarshalFragment(frag)
+	if err != nil {
+		return nil, err
+	}
+	setKey(n, "urls", urlsNode(it.Path))
+	if d := itemSHA256(it); d != "" {
+		setKey(n, "digest", scalar(d))
+	}
+	if getKey(n, "created") == nil {
+		setKey(n, "created", scalar(now.UTC().Format(time.RFC3339Nano)))
+	}
+	return n, nil
 }

@@ -1,10 +1,10 @@
 package helm
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/Masterminds/semver/v3"
 	"go.yaml.in/yaml/v3"
@@ -149,20 +149,19 @@ func entryItem(e *Entry) (formats.Item, error) {
 			}
 		}
 	}
-	frag, err := marshalNode(e.Node)
-	if err != nil {
-		return it, err
+	if getKey(e.Node, "name") == nil {
+		setKey(e.Node, "name", scalar(e.Name))
 	}
-	it.Fragments = map[string][]byte{FragmentEntry: frag}
+	it.Fragments = map[string][]byte{FragmentEntry: fragment(e.Node)}
 	return it, nil
 }
 
-func marshalNode(n *yaml.Node) ([]byte, error) {
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		return nil, fmt.Errorf("encoding entry: %w", err)
-	}
-	return b, nil
+// fragment is an entry as block YAML at indent 0, without urls and digest,
+// which Render writes from the published file.
+func fragment(n *yaml.Node) []byte {
+	var b bytes.Buffer
+	emitMapping(&b, n, 0, "", func(k string) bool { return k == "urls" || k == "digest" })
+	return b.Bytes()
 }
 
 // unmarshalFragment reads a kept entry back into a mapping node.
@@ -176,5 +175,3 @@ func unmarshalFragment(b []byte) (*yaml.Node, error) {
 	}
 	return doc.Content[0], nil
 }
-
-func boolStr(b bool) string { return strconv.FormatBool(b) }
