@@ -265,3 +265,50 @@ repositories:
 		t.Errorf("bash completion candidates: %+v", p)
 	}
 }
+
+// TestScheduledScript runs examples/systemd/chantal-lite-sync.sh with the
+// built binary against the rpm fixture, twice (a second run the same day
+// keeps the snapshot), and checks the published snapshot and the backup.
+func TestScheduledScript(t *testing.T) {
+	bin := buildCLI(t)
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	fixture, err := filepath.Abs(filepath.Join("testdata", "rpm", "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	cfg := fmt.Sprintf("storage: {base_path: %s, published_path: %s}\nrepositories:\n  - {id: el, type: rpm, mode: mirror, feed: \"file://%s\"}\n",
+		filepath.Join(dir, "data"), filepath.Join(dir, "pub"), fixture)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	backups := filepath.Join(dir, "backups")
+	for run := 1; run <= 2; run++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		cmd := exec.CommandContext(ctx, "sh", filepath.Join("examples", "systemd", "chantal-lite-sync.sh"))
+		cmd.Env = append(os.Environ(), "CHANTAL_LITE="+bin, "CHANTAL_CONFIG="+cfgPath,
+			"CHANTAL_SNAPSHOT_REPOS=el", "CHANTAL_BACKUP_DIR="+backups)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("run %d: %v\n%s", run, err, out)
+		}
+	}
+	snaps, _ := filepath.Glob(filepath.Join(dir, "pub", "snapshots", "el", "el-*", "repodata", "repomd.xml"))
+	if len(snaps) != 1 {
+		t.Errorf("published snapshots: %v", snaps)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pub", "el", "repodata", "repomd.xml")); err != nil {
+		t.Errorf("latest state not published: %v", err)
+	}
+	exports, _ := filepath.Glob(filepath.Join(backups, "catalog-*.jsonl"))
+	if len(exports) != 1 {
+		t.Fatalf("catalog exports: %v", exports)
+	}
+	if b, err := os.ReadFile(exports[0]); err != nil || !bytes.HasPrefix(b, []byte(`{"format":"chantal-lite-catalog","version":1}`)) {
+		t.Errorf("export %s: %v", exports[0], err)
+	}
+}
