@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -24,9 +23,9 @@ func buildCLI(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds the CLI and runs real processes; skipped with -short")
 	}
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goTool); err != nil {
-		goTool = "go"
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("the go tool is not in PATH: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "chantal-lite")
 	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/chantal-lite")
