@@ -26,7 +26,7 @@ type stanzaReader struct {
 }
 
 func newStanzaReader(r io.Reader, max int) *stanzaReader {
-	return &stanzaReader{br: bufio.NewReaderSize(r, 256<<10), max: max}
+	return &stanzaReader{br: bufio.NewReaderSize(r, min(256<<10, max+16)), max: max}
 }
 
 // next returns the next stanza's bytes, each line ending in "\n", valid until

@@ -322,16 +322,12 @@ func (w *stanzaWriter) packages(items []*formats.Item, arch string, flat bool) [
 // parse parses an item's fragment, which must be exactly one stanza whose
 // Package field names the item.
 func (w *stanzaWriter) parse(it *formats.Item) ([]field, bool) {
-	raw := it.Fragments[FragmentStanza]
-	sr := newStanzaReader(bytes.NewReader(raw), len(raw)+1)
-	st, err := sr.next()
-	if err == nil {
-		if _, err2 := sr.next(); err2 != io.EOF {
-			err = fmt.Errorf("fragment holds more than one stanza")
-		}
-	}
-	if err == nil {
-		w.fields, err = parseFields(st, w.fields)
+	raw := bytes.TrimLeft(bytes.TrimRight(it.Fragments[FragmentStanza], " \t\r\n"), "\r\n")
+	var err error
+	// A blank line inside (a second stanza) is an error of parseFields.
+	w.fields, err = parseFields(raw, w.fields)
+	if err == nil && len(w.fields) == 0 {
+		err = fmt.Errorf("empty fragment")
 	}
 	if err == nil {
 		if v, _ := get(w.fields, "Package"); string(v) != it.Name {
