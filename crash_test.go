@@ -364,7 +364,7 @@ func TestCrashSafety(t *testing.T) {
 				}
 			}
 			if tc.partial {
-				crashWaitPartial(t, filepath.Join(data, "pool", "tmp"))
+				crashWaitPartial(t, filepath.Join(data, "pool", "tmp"), u.all[crashNew[0]])
 			}
 			kill()
 			<-exited
@@ -441,20 +441,21 @@ func crashResumed(ranges []string) bool {
 }
 
 // crashWaitPartial polls until the pool's tmp directory holds a non-empty
-// partial download.
-func crashWaitPartial(t *testing.T, tmp string) {
+// partial download of payload. Its name follows the documented layout:
+// fetch.Download resumes under the key "<algo>:<hex>" of the declared
+// checksum, and pool.Begin keeps that at tmp/partial-<sha256 of the key>.
+func crashWaitPartial(t *testing.T, tmp string, payload []byte) {
 	t.Helper()
+	key := sha256.Sum256([]byte("sha256:" + pool.Sum(payload).String()))
+	p := filepath.Join(tmp, "partial-"+hex.EncodeToString(key[:]))
 	deadline := time.Now().Add(crashWait)
 	for time.Now().Before(deadline) {
-		ents, _ := os.ReadDir(tmp) // not there yet: keep polling
-		for _, e := range ents {
-			if fi, err := e.Info(); err == nil && strings.HasPrefix(e.Name(), "partial-") && fi.Size() > 0 {
-				return
-			}
+		if fi, err := os.Stat(p); err == nil && fi.Size() > 0 {
+			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("no partial download appeared in the pool's tmp within %v", crashWait)
+	t.Fatalf("no partial download of the stalled payload appeared in the pool's tmp within %v", crashWait)
 }
 
 // crashCheckState checks that every reference and file of r1's current
