@@ -213,8 +213,9 @@ func (m *Mirror) runPublish(ctx context.Context, j *pubJob) (*PublishResult, err
 	if err != nil {
 		return nil, j.fail(err)
 	}
+	files, links := splitLinks(j.files)
 	res, err := publish.Publish(ctx, publish.Request{
-		Target: target, Format: j.format, Mode: j.mode, Items: j.items, Files: j.files, Pool: m.pool,
+		Target: target, Format: j.format, Mode: j.mode, Items: j.items, Files: files, Links: links, Pool: m.pool,
 		Params: params, Now: j.now, Signer: signer,
 		Key:          publishKey(j.key, j.format.Name(), j.mode, params, signer, j.now),
 		KeepVersions: m.keepVersions(),

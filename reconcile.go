@@ -1,9 +1,11 @@
 package chantal
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -95,7 +97,7 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 			w := &want[i]
 			g.Go(func() error {
 				m.reporter.Report(Event{Kind: FetchStarted, Repo: id, Path: w.from, Total: w.Size})
-				info, err := rs.src.Download(gctx, m.pool, fetch.DownloadRequest{Path: w.from, Size: w.Size, Checksums: w.Checksums, Digest: w.Digest})
+				info, err := rs.download(gctx, w)
 				if err != nil {
 					if ctx.Err() != nil {
 						return ctx.Err()
@@ -151,13 +153,25 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 		keptFiles = append(keptFiles, catalog.File{Path: f.Path, Digest: d, Size: f.Size, Kind: f.Kind, Checksums: f.Checksums})
 	}
 
+	if !dryRun {
+		cf, err := rs.companions(ctx, old, want, failed)
+		if err != nil {
+			return err
+		}
+		keptFiles = append(keptFiles, cf...)
+	}
+
 	// The new state, and what changed.
 	next := &catalog.State{Files: keptFiles}
 	for i, w := range want {
 		if failed[i] {
 			continue
 		}
-		next.Refs = append(next.Refs, catalog.Ref{Path: w.Path, Digest: w.Digest})
+		ref := catalog.Ref{Path: w.Path, Digest: w.Digest}
+		if _, ok := rs.format.(formats.Companioner); ok && !dryRun {
+			ref.Attrs = map[string]string{attrProbed: "1"}
+		}
+		next.Refs = append(next.Refs, ref)
 	}
 	next.Sort()
 	if err := rs.changes(ctx, old, next, want); err != nil {
@@ -297,4 +311,119 @@ func sortChanges(cs []Change) {
 		}
 		return cs[i].Path < cs[j].Path
 	})
+}
+
+// linkKind prefixes the Kind of companion files in the catalog: they are
+// published like payloads (hard links) and not passed to Render.
+const linkKind = "link:"
+
+// splitLinks separates companion files from the repo-level files a format renders.
+func splitLinks(all []formats.File) (files, links []formats.File) {
+	for _, f := range all {
+		if k, ok := strings.CutPrefix(f.Kind, linkKind); ok {
+			f.Kind = k
+			links = append(links, f)
+			continue
+		}
+		files = append(files, f)
+	}
+	return files, links
+}
+
+// attrProbed marks a reference whose companions (a chart's .prov) were looked
+// for, so later syncs do not probe upstream for them again.
+const attrProbed = "companions"
+
+// download fetches one payload into the pool: through the repository's Source,
+// or through the format's RemoteFetcher for items that live elsewhere.
+func (rs *repoSync) download(ctx context.Context, w *wanted) (pool.Info, error) {
+	rf, ok := rs.format.(formats.RemoteFetcher)
+	if !ok || w.Fields[formats.FieldRemote] != "true" {
+		return rs.src.Download(ctx, rs.m.pool, fetch.DownloadRequest{Path: w.from, Size: w.Size, Checksums: w.Checksums, Digest: w.Digest})
+	}
+	if _, _, err := verify.Strongest(w.Checksums); err != nil && w.Digest.IsZero() {
+		return pool.Info{}, err
+	}
+	a := rs.rc.Auth
+	rc, err := rf.FetchRemote(ctx, formats.RemoteRequest{
+		Item: w.Item, Feed: rs.rc.Feed, Client: rs.src.HTTPClient(),
+		Credentials: formats.Credentials{Username: a.Username, Password: a.Password, Token: a.Token},
+	})
+	if err != nil {
+		return pool.Info{}, err
+	}
+	defer rc.Close()
+	var r io.Reader = rc
+	if _, _, err := verify.Strongest(w.Checksums); err == nil {
+		vr, err := verify.NewReader(rc, w.Size, w.Checksums)
+		if err != nil {
+			return pool.Info{}, err
+		}
+		r = vr
+	}
+	return rs.m.pool.Put(ctx, r, pool.PutRequest{Digest: w.Digest, Size: w.Size})
+}
+
+// companions fetches the companion files (a chart's .prov) of payloads that
+// are new or were never probed, and carries over those of unchanged ones. A
+// companion upstream does not have is simply absent; one that fails its check
+// is dropped with a warning.
+func (rs *repoSync) companions(ctx context.Context, old *catalog.State, want []wanted, failed []bool) ([]catalog.File, error) {
+	cp, ok := rs.format.(formats.Companioner)
+	if !ok {
+		return nil, nil
+	}
+	oldRef := make(map[string]catalog.Ref, len(old.Refs))
+	for _, r := range old.Refs {
+		oldRef[r.Path] = r
+	}
+	oldFile := make(map[string]catalog.File, len(old.Files))
+	for _, f := range old.Files {
+		oldFile[f.Path] = f
+	}
+	var out []catalog.File
+	for i := range want {
+		w := &want[i]
+		if failed[i] {
+			continue
+		}
+		prev, had := oldRef[w.Path]
+		unchanged := had && prev.Digest == w.Digest && prev.Attrs[attrProbed] != ""
+		for _, c := range cp.Companions(w.Item, w.from) {
+			if unchanged {
+				if f, ok := oldFile[c.Path]; ok {
+					out = append(out, f)
+				}
+				continue
+			}
+			max := c.MaxSize
+			if max <= 0 {
+				max = 1 << 20
+			}
+			resp, err := rs.src.Get(ctx, fetch.GetRequest{Path: c.From, MaxSize: max})
+			if errors.Is(err, fetch.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				rs.m.log.Warn("companion not fetched", "repo", rs.rc.ID, "path", c.From, "err", err)
+				continue
+			}
+			if c.Check != nil {
+				if err := c.Check(resp.Data); err != nil {
+					rs.m.log.Warn("companion refused", "repo", rs.rc.ID, "path", c.From, "err", err)
+					continue
+				}
+			}
+			info, err := rs.m.pool.Put(ctx, bytes.NewReader(resp.Data), pool.PutRequest{Digest: pool.Sum(resp.Data), Size: int64(len(resp.Data))})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, catalog.File{Path: c.Path, Digest: info.Digest, Size: info.Size, Kind: linkKind + c.Kind,
+				Checksums: map[string]string{"sha256": info.Digest.String()}})
+		}
+	}
+	return out, nil
 }

@@ -91,6 +91,10 @@ type Request struct {
 	Items []formats.Item
 	// Files are the repo-level files passed to Render.
 	Files []formats.File
+	// Links are files published like payloads (hard links from Pool, immutable,
+	// kept while a kept version names them) but not passed to Render: a
+	// chart's .prov provenance beside the chart.
+	Links []formats.File
 	// Pool holds every Item's and File's blob.
 	Pool *pool.Store
 	// Params are the format's per-repository settings, passed to Render.
@@ -201,7 +205,15 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 	case req.Pool == nil:
 		return res, errors.New("no pool")
 	}
-	items, err := checkItems(req.Items)
+	all := req.Items
+	if len(req.Links) > 0 {
+		all = make([]formats.Item, 0, len(req.Items)+len(req.Links))
+		all = append(all, req.Items...)
+		for _, f := range req.Links {
+			all = append(all, formats.Item{Path: f.Path, Digest: f.Digest, Size: f.Size})
+		}
+	}
+	items, err := checkItems(all)
 	if err != nil {
 		return res, err
 	}

@@ -450,3 +450,14 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// HTTPClient returns the client the Source sends requests with: its TLS,
+// proxy and redirect rules, without the repository's credentials (which the
+// Source adds per request). For payloads that live outside the repository
+// root, such as OCI references. It is nil for a file:// Source.
+func (s *Source) HTTPClient() *http.Client {
+	if s.root != "" {
+		return nil
+	}
+	return s.client
+}
