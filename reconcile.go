@@ -348,6 +348,7 @@ func (rs *repoSync) download(ctx context.Context, w *wanted) (pool.Info, error) 
 	rc, err := rf.FetchRemote(ctx, formats.RemoteRequest{
 		Item: w.Item, Feed: rs.rc.Feed, Client: rs.src.HTTPClient(),
 		Credentials: formats.Credentials{Username: a.Username, Password: a.Password, Token: a.Token},
+		Params:      formatParams(rs.rc),
 	})
 	if err != nil {
 		return pool.Info{}, err

@@ -73,6 +73,9 @@ func formatParams(rc *config.Repository) map[string]string {
 		p["flat"] = "true"
 	}
 	set("compression", rc.RPM.Compression)
+	if rc.Helm.OCIPlainHTTP {
+		p["oci_plain_http"] = "true"
+	}
 	set("repo", rc.ID)
 	return p
 }

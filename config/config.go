@@ -97,6 +97,7 @@ type Repository struct {
 	GPG       GPG       `yaml:"gpg,omitempty"`
 	APT       APT       `yaml:"apt,omitempty"`
 	RPM       RPM       `yaml:"rpm,omitempty"`
+	Helm      Helm      `yaml:"helm,omitempty"`
 	Retention Retention `yaml:"retention,omitempty"`
 
 	// PublishPath overrides where the repository's latest state is published,
@@ -321,6 +322,13 @@ type RPM struct {
 	// bz2 or none. The spellings gzip, zstd, zstandard and bzip2 are accepted
 	// and normalised.
 	Compression string `yaml:"compression,omitempty"`
+}
+
+// Helm holds the helm-specific settings of a repository.
+type Helm struct {
+	// OCIPlainHTTP pulls oci:// charts over plain http instead of https (for a
+	// registry on the local network or in tests).
+	OCIPlainHTTP bool `yaml:"oci_plain_http,omitempty"`
 }
 
 // Retention policies (Retention.Policy).

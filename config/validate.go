@@ -224,6 +224,9 @@ func (v *validator) repository(r *Repository) {
 	if builtinFormats[r.Type] && r.Type != "rpm" && r.RPM != (RPM{}) {
 		v.add(&r.RPM, nil, "%s: the rpm section applies to rpm repositories only", ctx)
 	}
+	if builtinFormats[r.Type] && r.Type != "helm" && r.Helm != (Helm{}) {
+		v.add(&r.Helm, nil, "%s: the helm section applies to helm repositories only", ctx)
+	}
 	switch r.RPM.Compression {
 	case "", "auto", "gz", "xz", "zst", "bz2", "none":
 	default:

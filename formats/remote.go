@@ -26,6 +26,8 @@ type RemoteRequest struct {
 	Client *http.Client
 	// Credentials may be sent to the feed's own scheme, host and port only.
 	Credentials Credentials
+	// Params are the repository's format parameters, as in ScanRequest.
+	Params map[string]string
 }
 
 // A RemoteFetcher downloads payloads marked with FieldRemote. The reader must

@@ -2,9 +2,7 @@ package helm_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,90 +12,18 @@ import (
 
 	"github.com/chantal-lite/chantal/formats"
 	"github.com/chantal-lite/chantal/formats/helm"
-	"github.com/chantal-lite/chantal/pool"
+	"github.com/chantal-lite/chantal/formats/helm/helmtest"
 )
 
-// ociRegistry is a minimal OCI distribution server (pull side: /v2/,
-// manifests by tag or digest, blobs), optionally requiring basic auth.
-type ociRegistry struct {
-	mu        sync.Mutex
-	manifests map[string][]byte // "<repo>:<tag or digest>" → manifest
-	blobs     map[string][]byte // digest → content
-	user      string
-	pass      string
-	authSeen  []string
-	srv       *httptest.Server
-}
+// ociRegistry adapts helmtest.Registry to these tests.
+type ociRegistry struct{ *helmtest.Registry }
 
 func newOCIRegistry(t testing.TB, user, pass string) *ociRegistry {
-	r := &ociRegistry{manifests: map[string][]byte{}, blobs: map[string][]byte{}, user: user, pass: pass}
-	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(r.srv.Close)
-	return r
+	return &ociRegistry{helmtest.NewRegistry(t, user, pass)}
 }
 
-func (r *ociRegistry) host() string { return strings.TrimPrefix(r.srv.URL, "http://") }
-
-// push stores a Helm chart manifest for repo:tag with the chart as its layer.
-func (r *ociRegistry) push(repo, tag string, chart []byte) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	cfg := []byte(`{"name":"x","version":"` + tag + `"}`)
-	cd, ld := "sha256:"+pool.Sum(cfg).String(), "sha256:"+pool.Sum(chart).String()
-	r.blobs[cd], r.blobs[ld] = cfg, chart
-	m, _ := json.Marshal(map[string]any{
-		"schemaVersion": 2,
-		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
-		"config":        map[string]any{"mediaType": helm.ConfigMediaType, "digest": cd, "size": len(cfg)},
-		"layers":        []any{map[string]any{"mediaType": helm.ChartLayerMediaType, "digest": ld, "size": len(chart)}},
-	})
-	r.manifests[repo+":"+tag] = m
-	r.manifests[repo+":sha256:"+pool.Sum(m).String()] = m
-}
-
-func (r *ociRegistry) serve(w http.ResponseWriter, req *http.Request) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.user != "" {
-		u, p, ok := req.BasicAuth()
-		r.authSeen = append(r.authSeen, req.Header.Get("Authorization"))
-		if !ok || u != r.user || p != r.pass {
-			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED"}]}`, http.StatusUnauthorized)
-			return
-		}
-	}
-	p := req.URL.Path
-	if p == "/v2/" {
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	if i := strings.LastIndex(p, "/manifests/"); strings.HasPrefix(p, "/v2/") && i > 0 {
-		m, ok := r.manifests[p[len("/v2/"):i]+":"+p[i+len("/manifests/"):]]
-		if !ok {
-			http.Error(w, `{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`, http.StatusNotFound)
-			return
-		}
-		w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
-		w.Header().Set("Docker-Content-Digest", "sha256:"+pool.Sum(m).String())
-		w.Header().Set("Content-Length", fmt.Sprint(len(m)))
-		if req.Method != http.MethodHead {
-			w.Write(m)
-		}
-		return
-	}
-	if i := strings.LastIndex(p, "/blobs/"); strings.HasPrefix(p, "/v2/") && i > 0 {
-		b, ok := r.blobs[p[i+len("/blobs/"):]]
-		if !ok {
-			http.Error(w, `{"errors":[{"code":"BLOB_UNKNOWN"}]}`, http.StatusNotFound)
-			return
-		}
-		w.Header().Set("Content-Length", fmt.Sprint(len(b)))
-		w.Write(b)
-		return
-	}
-	http.NotFound(w, req)
-}
+func (r *ociRegistry) host() string                        { return r.Host() }
+func (r *ociRegistry) push(repo, tag string, chart []byte) { r.Push(repo, tag, chart) }
 
 // fileHost serves files and records the Authorization headers it saw.
 type fileHost struct {

@@ -17,6 +17,7 @@ func (f *Format) FetchRemote(ctx context.Context, req formats.RemoteRequest) (io
 		Base:        req.Feed,
 		Client:      req.Client,
 		Credentials: Credentials{Username: req.Credentials.Username, Password: req.Credentials.Password, Token: req.Credentials.Token},
+		PlainHTTP:   req.Params["oci_plain_http"] == "true",
 	})
 }
 
