@@ -3,6 +3,7 @@ package chantal_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/chantal-lite/chantal"
 	"github.com/chantal-lite/chantal/catalog"
+	"github.com/chantal-lite/chantal/pool"
 )
 
 // testClock is a settable clock for WithClock.
@@ -291,5 +293,74 @@ func TestRetentionPolicies(t *testing.T) {
 				t.Errorf("snapshot changed: %v, want %s", got, frozen)
 			}
 		})
+	}
+}
+
+// seedState makes repository r1 of m hold n hand-made items directly in the
+// catalog (no sync), the i-th with version v(i).
+func seedState(b *testing.B, m *chantal.Mirror, n int, v func(i int) string) {
+	b.Helper()
+	db, err := catalog.Open(filepath.Join(m.Dir(), "catalog.db"), &catalog.Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(context.Background(), func(tx *catalog.Tx) error {
+		if _, err := tx.Repo("r1"); err != nil {
+			if err := tx.PutRepo(catalog.Repo{ID: "r1", Format: "lines", Mode: "filtered"}); err != nil {
+				return err
+			}
+		}
+		st := &catalog.State{Refs: make([]catalog.Ref, 0, n)}
+		for i := range n {
+			name := fmt.Sprintf("pkg%06d", i)
+			it := catalog.Item{Digest: pool.Sum([]byte(name + v(i))), Size: 1, Format: "lines", Name: name, Version: v(i), Arch: "noarch"}
+			if err := tx.PutItem(it); err != nil {
+				return err
+			}
+			st.Refs = append(st.Refs, catalog.Ref{Path: "pkgs/" + name + "-" + v(i) + ".pkg", Digest: it.Digest})
+		}
+		_, err := tx.SetRepoState("r1", st)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+func BenchmarkSnapshotCreate100k(b *testing.B) {
+	m := testMirror(b, "http://127.0.0.1:1/", "")
+	seedState(b, m, 100_000, func(int) string { return "1.0" })
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := m.Snapshot(ctx, chantal.SnapshotRequest{Repo: "r1", Name: fmt.Sprintf("s%d", i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDiff100kOnePercent(b *testing.B) {
+	m := testMirror(b, "http://127.0.0.1:1/", "")
+	ctx := context.Background()
+	seedState(b, m, 100_000, func(int) string { return "1.0" })
+	if _, err := m.Snapshot(ctx, chantal.SnapshotRequest{Repo: "r1", Name: "a"}); err != nil {
+		b.Fatal(err)
+	}
+	seedState(b, m, 100_000, func(i int) string {
+		if i%100 == 0 {
+			return "1.1"
+		}
+		return "1.0"
+	})
+	if _, err := m.Snapshot(ctx, chantal.SnapshotRequest{Repo: "r1", Name: "b"}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		d, err := m.Diff(ctx, "r1/a", "r1/b")
+		if err != nil || len(d.Upgraded) != 1000 {
+			b.Fatalf("diff: %v, %d upgraded", err, len(d.Upgraded))
+		}
 	}
 }
