@@ -323,6 +323,9 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 	keep = max(keep, 0)
 	next := state{Versions: append([]stateVersion{{ID: id, Key: req.Key, Created: req.Now}}, st.Versions...)}
 	var dropped []string
+	for _, v := range st.Retired {
+		dropped = append(dropped, v.ID)
+	}
 	for _, v := range next.Versions[min(keep+1, len(next.Versions)):] {
 		dropped = append(dropped, v.ID)
 	}
@@ -372,7 +375,7 @@ func newID(now time.Time, key string, st state) string {
 	h := sha256.Sum256([]byte(key))
 	base := now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(h[:4])
 	taken := map[string]bool{}
-	for _, v := range st.Versions {
+	for _, v := range slices.Concat(st.Versions, st.Retired) {
 		taken[v.ID] = true
 	}
 	id := base
@@ -642,7 +645,7 @@ func (r *run) recover(st state) (state, error) {
 		return st, fmt.Errorf("reading %s: %w", versionsDir, err)
 	}
 	kept := map[string]bool{}
-	for _, v := range st.Versions {
+	for _, v := range slices.Concat(st.Versions, st.Retired) {
 		kept[v.ID] = true
 	}
 	names := map[string]bool{}

@@ -635,11 +635,13 @@ func TestRollback(t *testing.T) {
 	if got := e.read("meta/index.txt"); !strings.Contains(got, "tag=v2") {
 		t.Errorf("after rollback index = %q, want v2's", got)
 	}
-	if e.exists("Packages/only3.rpm") {
-		t.Error("payload named only by the dropped version was kept")
+	// The retired version's payloads stay until the next publish, so a client
+	// that read v3's index just before the switch can still fetch them.
+	if !e.exists("Packages/only3.rpm") {
+		t.Error("payload named only by the retired version vanished at the rollback")
 	}
-	if e.exists(".versions/" + r3.Version) {
-		t.Error("rolled-back version's metadata was kept")
+	if !e.exists(".versions/" + r3.Version) {
+		t.Error("retired version's metadata vanished at the rollback")
 	}
 	before := snapshot(t, e.target)
 	if _, err := publish.Rollback(ctx, e.target, &publish.Options{NoSync: true}); err == nil || !strings.Contains(err.Error(), "Options.Pool") {
@@ -676,6 +678,13 @@ func TestRollback(t *testing.T) {
 	res = e.publish(e.request("v4", []formats.Item{common, p2}))
 	if res.Replaced != 1 || e.read("Packages/p.rpm") != "p version 2" {
 		t.Errorf("publish after rollback: %+v, p.rpm = %q", res, e.read("Packages/p.rpm"))
+	}
+	// That publish dropped the retired versions and what only they named.
+	if e.exists("Packages/only3.rpm") {
+		t.Error("payload named only by a retired version survived the next publish")
+	}
+	if e.exists(".versions/" + r3.Version) {
+		t.Error("retired version's metadata survived the next publish")
 	}
 }
 

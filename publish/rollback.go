@@ -11,8 +11,10 @@ import (
 )
 
 // Rollback switches target back to the version kept before the current one
-// and drops the current one: its metadata, its manifest and the payloads no
-// remaining version names. A second Rollback walks one version further back.
+// and retires the current one: its metadata, its manifest and the payloads no
+// remaining version names are removed by the next Publish, not at once, so a
+// client that read the newer index just before the switch can still fetch
+// the payloads it names. A second Rollback walks one version further back.
 // Payloads whose bytes changed under the same path since that version are
 // linked again from Options.Pool before the switch. Rollback fails with
 // ErrNoPrevious when no older version is kept, with ErrNotPublished when
@@ -78,14 +80,13 @@ func (r *run) rollback(ctx context.Context) (Result, error) {
 	if err := r.switchTo(prev.ID, pm.Entries); err != nil {
 		return res, r.undoSwitch(st, err)
 	}
-	next := state{Versions: st.Versions[1:]}
+	next := state{Versions: st.Versions[1:], Retired: append([]stateVersion{cur}, st.Retired...)}
 	if err := r.t.writeState(next); err != nil {
 		return res, err
 	}
 	res.Version = prev.ID
-	r.log.Debug("publish: rolled back", "path", r.target, "version", prev.ID, "dropped", cur.ID)
-	res.Removed, err = r.dropVersions([]string{cur.ID}, next.Versions, map[string]*manifest{prev.ID: pm})
-	return res, err
+	r.log.Debug("publish: rolled back", "path", r.target, "version", prev.ID, "retired", cur.ID)
+	return res, nil
 }
 
 // checkPublished fails with ErrNotPublished unless target/.versions exists.

@@ -27,6 +27,10 @@ const (
 type state struct {
 	Versions []stateVersion `json:"versions"`
 	Pending  string         `json:"pending,omitempty"`
+	// Retired are versions a Rollback switched away from. Their payloads
+	// stay until the next Publish drops them, so a client that read their
+	// index just before the rollback can still fetch what it names.
+	Retired []stateVersion `json:"retired,omitempty"`
 }
 
 type stateVersion struct {
