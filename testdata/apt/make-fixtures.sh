@@ -10,9 +10,19 @@
 #   repo-byhash/          Acquire-By-Hash: yes; indexes exist only under by-hash/SHA256/
 #   repo-flat/            flat ("deb URL ./"): Packages.gz, Release + Release.gpg, no InRelease
 #   repo-expired/         signed InRelease whose Valid-Until has passed
+#   repo-src/             signed (InRelease, Release, Release.gpg), main amd64 with the fixture
+#                         .debs and two real Debian .debs, plus source/Sources.gz and .xz (the
+#                         plain Sources is listed in the Release but absent, as in Debian's
+#                         archive) for the source package greet 1.1-1 and 1.1-2, built with
+#                         dpkg-source and sharing one orig tarball
+#   real-debs/            node-once 1.4.0-7 (Depends: node-wrappy) and node-wrappy 1.0.2-3,
+#                         tiny arch:all packages fetched from Debian with apt-get download
+#                         (verified by apt against its signed lists; needs a prior apt-get update
+#                         with Debian bookworm in the sources)
+#   src-pool/             the source package's files (.dsc, orig and debian tarballs)
 #   fixtures-key.asc      public half of the throwaway signing key
 # Every repo links pool/ to ../debs-pool (one copy of the .debs). Needs the Debian
-# packages dpkg, gnupg, xz-utils, coreutils. Idempotent; the key and signatures change
+# packages dpkg, dpkg-dev, gnupg, xz-utils, coreutils, apt. Idempotent; the key and signatures change
 # on every run, tests use the committed outputs.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,7 +31,7 @@ trap 'rm -rf "$work"' EXIT INT TERM
 export SOURCE_DATE_EPOCH=1767225600   # 2026-01-01T00:00:00Z
 export TZ=UTC LC_ALL=C
 cd "$here"
-rm -rf debs-pool repo repo-xz repo-byhash repo-flat repo-expired
+rm -rf debs-pool repo repo-xz repo-byhash repo-flat repo-expired repo-src src-pool
 
 # --- the .debs --------------------------------------------------------------
 build() { # name version component
@@ -129,4 +139,51 @@ sign repo-flat detached
 std_tree repo-expired gz
 release repo-expired/dists/stable stable chantal-fixture 2026-01-02 "Architectures: amd64 arm64" "Components: main contrib"
 sign repo-expired/dists/stable inrelease
+
+# --- real Debian packages ---------------------------------------------------
+# Fetched once and committed; a rerun without network keeps the committed ones.
+if (mkdir -p "$work/real" && cd "$work/real" && apt-get download -q node-once=1.4.0-7 node-wrappy=1.0.2-3 >/dev/null 2>&1); then
+	rm -rf real-debs
+	for n in node-once node-wrappy; do
+		mkdir -p "real-debs/main/n/$n"
+		mv "$work/real/$n"_*.deb "real-debs/main/n/$n/"
+	done
+else
+	[ -d real-debs ] || { echo "apt-get download failed and no committed real-debs/" >&2; exit 1; }
+	echo "apt-get download failed; keeping the committed real-debs/" >&2
+fi
+
+# --- a source package: greet 1.1-1 and 1.1-2 share greet_1.1.orig.tar.gz -----
+srcpkg() { # REVISION
+	d="$work/srcbuild/greet-1.1"
+	rm -rf "$d"; mkdir -p "$d/debian/source"
+	printf 'greet (chantal-lite fixture)\n' > "$d/README"
+	echo '3.0 (quilt)' > "$d/debian/source/format"
+	printf '#!/usr/bin/make -f\n%%:\n\tdh $@\n' > "$d/debian/rules"; chmod +x "$d/debian/rules"
+	printf 'Source: greet\nSection: utils\nPriority: optional\nMaintainer: chantal-lite fixtures <fixtures@example.invalid>\nStandards-Version: 4.6.2\n\nPackage: greet\nArchitecture: amd64\nDescription: greets (fixture)\n fixture source package\n' > "$d/debian/control"
+	printf 'greet (1.1-%s) stable; urgency=low\n\n  * Fixture revision %s.\n\n -- chantal-lite fixtures <fixtures@example.invalid>  Thu, 01 Jan 2026 00:00:00 +0000\n' "$1" "$1" > "$d/debian/changelog"
+	(cd "$work/srcbuild" && dpkg-source -q -b greet-1.1 >/dev/null 2>&1)
+}
+mkdir -p "$work/srcbuild/orig/greet-1.1"
+printf 'greet (chantal-lite fixture)\n' > "$work/srcbuild/orig/greet-1.1/README"
+tar --sort=name --mtime=@$SOURCE_DATE_EPOCH --owner=0 --group=0 --numeric-owner -C "$work/srcbuild/orig" -cf - greet-1.1 | gzip -9n > "$work/srcbuild/greet_1.1.orig.tar.gz"
+srcpkg 1
+srcpkg 2
+mkdir -p src-pool/main/g/greet
+cp "$work/srcbuild"/greet_1.1* src-pool/main/g/greet/
+
+# --- repo-src: binaries (fixture + real) and Sources ---------------------------
+mkdir -p repo-src/pool/main
+ln -s ../../../debs-pool/main/g repo-src/pool/main/g
+ln -s ../../../real-debs/main/n repo-src/pool/main/n
+ln -s ../../../src-pool/main/g/greet repo-src/pool/main/g-src
+d=repo-src/dists/stable/main
+mkdir -p "$d/binary-amd64" "$d/source"
+(cd repo-src && dpkg-scanpackages -m -a amd64 pool/main /dev/null 2>/dev/null) | gzip -9n > "$d/binary-amd64/Packages.gz"
+(cd repo-src && dpkg-scansources pool/main/g-src /dev/null 2>/dev/null) > "$d/source/Sources"
+gzip -9nk "$d/source/Sources"
+xz -k "$d/source/Sources"
+release repo-src/dists/stable stable chantal-fixture $valid "Architectures: amd64" "Components: main"
+rm "$d/source/Sources"   # listed, absent: a client (and a mirror) must cope
+sign repo-src/dists/stable inrelease detached
 echo "fixtures written under $here"
