@@ -160,7 +160,9 @@ func writeTemp(tmp string, noSync bool, fill func(*bolt.DB) error) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	dst, err := bolt.Open(tmp, 0o644, &bolt.Options{NoSync: true, FreelistType: bolt.FreelistMapType, Timeout: time.Second})
+	// The file is synced once at the end, so neither commits nor growth sync.
+	dst, err := bolt.Open(tmp, 0o644, &bolt.Options{NoSync: true, NoGrowSync: true, FreelistType: bolt.FreelistMapType,
+		Timeout: time.Second, InitialMmapSize: 1 << 30})
 	if err != nil {
 		return err
 	}
