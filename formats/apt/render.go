@@ -109,10 +109,7 @@ func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) e
 	archSet := map[string]bool{}
 	for i := range req.Items {
 		it := &req.Items[i]
-		comp := it.Fields["component"]
-		if comp == "" {
-			comp = defComp
-		}
+		comp := componentOf(it, defComp)
 		if p.flat {
 			comp = ""
 		} else if !ValidToken(comp) || len(p.comps) > 0 && !contains(p.comps, comp) {
@@ -231,6 +228,23 @@ func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) e
 	return put(ctx, req.Sink, base+"Release.gpg", sig)
 }
 
+// componentOf is the component an item is published in: the one its
+// published path names (pool/<component>/…, as PublishPath lays it out), so
+// that the index and the pool always agree, even when the digest-keyed item's
+// fields were written by another repository; else its "component" field;
+// else def.
+func componentOf(it *formats.Item, def string) string {
+	if rest, ok := strings.CutPrefix(it.Path, "pool/"); ok {
+		if c, _, ok := strings.Cut(rest, "/"); ok && ValidToken(c) {
+			return c
+		}
+	}
+	if c := it.Fields["component"]; c != "" {
+		return c
+	}
+	return def
+}
+
 // upstreamRelease reads the upstream Release kept in the state (filtered
 // mode), for its Suite and Codename; nil when there is none.
 func upstreamRelease(ctx context.Context, req formats.RenderRequest, p params) *Release {
@@ -342,13 +356,24 @@ func (w *stanzaWriter) parse(it *formats.Item) ([]field, bool) {
 }
 
 // sources regenerates a Sources index from the .dsc items' stanzas with
-// Directory replaced by where the .dsc is published.
+// Directory replaced by where the .dsc is published. A source package is
+// listed only when every file its stanza names is published next to its .dsc
+// with the declared sha256: a client must never be sent after a missing
+// tarball.
 func (w *stanzaWriter) sources(all []formats.Item, dscs []*formats.Item) []byte {
+	published := make(map[string]string, len(all))
+	for i := range all {
+		published[all[i].Path] = all[i].Digest.String()
+	}
 	var out bytes.Buffer
 	bw := bufio.NewWriter(&out)
 	for _, it := range dscs {
 		fs, ok := w.parse(it)
 		if !ok {
+			continue
+		}
+		if missing := missingArtifact(fs, path.Dir(it.Path), published); missing != "" {
+			w.log.Warn("skipping a source package whose files are not all published", "path", it.Path, "missing", missing)
 			continue
 		}
 		for _, f := range fs {
@@ -362,6 +387,27 @@ func (w *stanzaWriter) sources(all []formats.Item, dscs []*formats.Item) []byte 
 	}
 	bw.Flush()
 	return out.Bytes()
+}
+
+// missingArtifact returns the first file of a Sources stanza's
+// Checksums-Sha256 that is not published in dir with that sha256, or "".
+func missingArtifact(fs []field, dir string, published map[string]string) string {
+	v, _ := get(fs, "Checksums-Sha256")
+	n := 0
+	for ln := range strings.SplitSeq(string(v), "\n") {
+		f := strings.Fields(ln)
+		if len(f) != 3 {
+			continue
+		}
+		n++
+		if published[dir+"/"+f[2]] != strings.ToLower(f[0]) {
+			return f[2]
+		}
+	}
+	if n == 0 {
+		return "Checksums-Sha256"
+	}
+	return ""
 }
 
 // writeIndexes writes every index uncompressed, gzip and xz (compressed in

@@ -77,8 +77,9 @@ func (f *Format) Scan(ctx context.Context, req formats.ScanRequest, yield func(f
 	}
 	log := f.logger(req.Logger)
 	var data []byte
+	var topPath string
 	if req.Top != nil {
-		data = req.Top.Data
+		data, topPath = req.Top.Data, req.Top.Path
 	} else {
 		tp, _, err := f.TopLevel(ctx, req)
 		if err != nil {
@@ -87,6 +88,7 @@ func (f *Format) Scan(ctx context.Context, req formats.ScanRequest, yield func(f
 		if data, err = readAll(ctx, req.Source, tp, maxReleaseSize); err != nil {
 			return err
 		}
+		topPath = tp
 	}
 	if isClearsigned(data) {
 		// Verification is off (a verified InRelease arrives as its payload).
@@ -101,7 +103,8 @@ func (f *Format) Scan(ctx context.Context, req formats.ScanRequest, yield func(f
 	if err := rel.CheckFresh(p.now); err != nil {
 		return err
 	}
-	s := &scanner{f: f, req: req, p: p, rel: rel, log: log, yield: yield, seen: map[pool.Digest]bool{}, parsed: map[string]bool{}}
+	s := &scanner{f: f, req: req, p: p, rel: rel, log: log, yield: yield, seen: map[pool.Digest]bool{}, parsed: map[string]bool{},
+		topPath: topPath, payload: data}
 	return s.run(ctx)
 }
 
@@ -134,6 +137,9 @@ type scanner struct {
 	comps  []string
 	archs  []string
 	fields []field
+	// topPath is the Release or InRelease read, payload its (verified) text.
+	topPath string
+	payload []byte
 }
 
 // variants is the order in which index compressions are preferred.
@@ -190,7 +196,10 @@ func (s *scanner) run(ctx context.Context) error {
 		}
 	}
 	if s.req.Mode == formats.ModeMirror {
-		return s.mirrorFiles(ctx)
+		if err := s.mirrorFiles(ctx); err != nil {
+			return err
+		}
+		return s.releaseCopies(ctx)
 	}
 	return nil
 }
@@ -270,6 +279,11 @@ func (s *scanner) index(ctx context.Context, name, comp string, udeb bool) error
 	}
 	defer dr.Close()
 	src := strings.HasSuffix(name, "Sources")
+	// Source artifacts are held until the index ends: an orig tarball shared
+	// by several revisions is one item, and it takes the highest version that
+	// lists it, so that keeping the latest revisions keeps it with its .dsc.
+	var pending []formats.Item
+	at := map[pool.Digest]int{}
 	sr := newStanzaReader(dr, s.f.maxStanza)
 	for n := 0; ; n++ {
 		if n%ctxEvery == 0 {
@@ -279,6 +293,11 @@ func (s *scanner) index(ctx context.Context, name, comp string, udeb bool) error
 		}
 		raw, err := sr.next()
 		if err == io.EOF {
+			for i := range pending {
+				if err := s.yield(formats.Entry{Item: &pending[i]}); err != nil {
+					return err
+				}
+			}
 			return nil
 		}
 		if errors.Is(err, errStanzaTooLong) {
@@ -302,10 +321,21 @@ func (s *scanner) index(ctx context.Context, name, comp string, udeb bool) error
 		}
 		for i := range items {
 			it := &items[i]
+			if j, ok := at[it.Digest]; ok {
+				if p := &pending[j]; p.Name == it.Name && CompareVersions(it.Version, p.Version) > 0 {
+					p.Version = it.Version
+				}
+				continue
+			}
 			if s.seen[it.Digest] {
-				continue // arch:all in several indexes, or an artifact shared by sources
+				continue // arch:all in several indexes, or an artifact of another index
 			}
 			s.seen[it.Digest] = true
+			if src {
+				at[it.Digest] = len(pending)
+				pending = append(pending, *it)
+				continue
+			}
 			if err := s.yield(formats.Entry{Item: it}); err != nil {
 				return err
 			}
@@ -500,10 +530,19 @@ func (s *scanner) sourceItems(raw []byte, comp string) ([]formats.Item, error) {
 
 // mirrorFiles yields, for mirror mode, every file the Release lists for the
 // selected components and architectures (all compression variants, Contents,
-// Translation) and their by-hash copies, skipping the ones upstream does not
-// actually have (Debian lists uncompressed indexes it does not ship).
+// Translation) and their by-hash copies. Only the files that may be absent
+// are probed: compression variants of an index listed in several (Debian lists
+// uncompressed indexes it does not ship), and with Acquire-By-Hash every plain
+// path and by-hash copy (a repository may keep only one of them). A file
+// listed once in a repository without by-hash must exist: the caller's
+// download of it fails the sync otherwise.
 func (s *scanner) mirrorFiles(ctx context.Context) error {
-	for _, p := range s.rel.Paths() {
+	paths := s.rel.Paths()
+	variants := map[string]int{}
+	for _, p := range paths {
+		variants[stripCompression(p)]++
+	}
+	for _, p := range paths {
 		if !s.wanted(p) {
 			continue
 		}
@@ -523,8 +562,9 @@ func (s *scanner) mirrorFiles(ctx context.Context) error {
 				}
 			}
 		}
+		mayLack := s.rel.AcquireByHash || variants[stripCompression(p)] > 1
 		for _, fl := range cands {
-			if !s.parsed[fl.Path] {
+			if mayLack && !s.parsed[fl.Path] {
 				ok, err := s.exists(ctx, fl.Path)
 				if err != nil {
 					return err
@@ -539,6 +579,68 @@ func (s *scanner) mirrorFiles(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// stripCompression removes a compression suffix from an index path.
+func stripCompression(p string) string {
+	for _, ext := range []string{".gz", ".xz", ".zst", ".bz2", ".lz4", ".lzma"} {
+		if strings.HasSuffix(p, ext) {
+			return strings.TrimSuffix(p, ext)
+		}
+	}
+	return p
+}
+
+// maxReleaseCopy bounds the Release and Release.gpg fetched next to an
+// InRelease in mirror mode.
+const maxReleaseCopy = 16 << 20
+
+// releaseCopies yields, in mirror mode with an InRelease, upstream's Release
+// and Release.gpg too, so that the mirror serves every file upstream does
+// (older clients and tools read Release + Release.gpg). A Release is kept only
+// when it says exactly what the verified InRelease says; otherwise neither it
+// nor its signature is republished. The Release lists neither, so their
+// sha256 is computed here and the caller's download is checked against it.
+func (s *scanner) releaseCopies(ctx context.Context) error {
+	if path.Base(s.topPath) != "InRelease" {
+		return nil // the caller keeps a Release and its Release.gpg itself
+	}
+	rel, err := s.optional(ctx, s.p.base()+"Release")
+	if rel == nil || err != nil {
+		return err
+	}
+	if !bytes.Equal(bytes.TrimRight(rel, "\r\n"), bytes.TrimRight(s.payload, "\r\n")) {
+		s.log.Warn("upstream Release differs from its InRelease; republishing InRelease only", "path", s.p.base()+"Release")
+		return nil
+	}
+	sig, err := s.optional(ctx, s.p.base()+"Release.gpg")
+	if err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		name, kind string
+		b          []byte
+	}{{"Release", "Release", rel}, {"Release.gpg", "signature", sig}} {
+		if c.b == nil {
+			continue
+		}
+		d := pool.Sum(c.b)
+		fl := formats.File{Path: s.p.base() + c.name, Size: int64(len(c.b)), Digest: d,
+			Checksums: formats.Checksums{"sha256": d.String()}, Kind: c.kind, MirrorOnly: true}
+		if err := s.yield(formats.Entry{File: &fl}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// optional reads a small upstream file that may be absent (nil, nil).
+func (s *scanner) optional(ctx context.Context, p string) ([]byte, error) {
+	b, err := readAll(ctx, s.req.Source, p, maxReleaseCopy)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
 }
 
 func (s *scanner) exists(ctx context.Context, p string) (bool, error) {

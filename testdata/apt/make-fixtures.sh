@@ -72,14 +72,14 @@ sums() { # DIR: MD5Sum/SHA1/SHA256/SHA512 blocks of every file below DIR except 
 	done
 }
 release() { # DIR SUITE CODENAME VALID-UNTIL EXTRA... > DIR/Release
-	dir=$1 suite=$2 code=$3 valid=$4; shift 4
+	dir=$1 suite=$2 code=$3 until=$4; shift 4
 	{
 		echo "Origin: chantal-fixtures"
 		echo "Label: chantal-fixtures"
 		[ -n "$suite" ] && echo "Suite: $suite"
 		[ -n "$code" ] && echo "Codename: $code"
 		echo "Date: $(date -u -d @$SOURCE_DATE_EPOCH '+%a, %d %b %Y %H:%M:%S UTC')"
-		[ -n "$valid" ] && echo "Valid-Until: $(date -u -d "$valid" '+%a, %d %b %Y %H:%M:%S UTC')"
+		[ -n "$until" ] && echo "Valid-Until: $(date -u -d "$until" '+%a, %d %b %Y %H:%M:%S UTC')"
 		for l in "$@"; do echo "$l"; done
 		sums "$dir"
 	} > "$dir/Release.tmp"
