@@ -55,8 +55,13 @@ func TestPublishListRollbackUnpublish(t *testing.T) {
 			t.Errorf("after rollback %s differs", p)
 		}
 	}
-	if _, ok := got["pkgs/b-1.0.noarch.pkg"]; ok {
-		t.Errorf("rollback left the newer payload")
+	// The newer payload stays until the next publish (readers of the newer
+	// index may still fetch it), but the served index no longer names it.
+	if _, ok := got["pkgs/b-1.0.noarch.pkg"]; !ok {
+		t.Errorf("rollback removed the newer payload at once")
+	}
+	if strings.Contains(got["index.txt"], "pkgs/b-1.0.noarch.pkg") {
+		t.Errorf("rolled-back index still names the newer payload")
 	}
 	if _, err := m.Rollback(ctx, first.Target); !errors.Is(err, publish.ErrNoPrevious) {
 		t.Errorf("second rollback: %v, want ErrNoPrevious", err)
