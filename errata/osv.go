@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // osvDoc is the part of the OSV schema (1.6) that the model uses.
@@ -259,7 +260,7 @@ func osvToAdvisory(doc *osvDoc) (Advisory, error) {
 		Related:     doc.Related,
 	}
 	a.Aliases, a.Related = nilIfEmpty(a.Aliases), nilIfEmpty(a.Related)
-	if a.ID == "" || strings.ContainsAny(a.ID, "\x00\n") {
+	if !printableID(a.ID) {
 		return a, fmt.Errorf("no usable id: %w", ErrMalformed)
 	}
 	for _, u := range doc.Upstream {
@@ -584,4 +585,18 @@ func nilIfEmpty(s []string) []string {
 		return nil
 	}
 	return s
+}
+
+// printableID reports whether id is a usable advisory ID: non-empty valid
+// UTF-8 without control characters.
+func printableID(id string) bool {
+	if id == "" || !utf8.ValidString(id) {
+		return false
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError || r > 0xFFFD && r < 0x10000 {
+			return false
+		}
+	}
+	return true
 }

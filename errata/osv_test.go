@@ -510,6 +510,7 @@ func FuzzOSV(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	f.Add([]byte(`{"id":"\u0001"}`))
 	f.Add([]byte(`[{"id":"A","severity":[{"type":"CVSS_V3","score":"CVSS:3.1/S:C"}]}]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		advs, err := errata.ReadOSV(context.Background(), bytes.NewReader(data), &errata.Options{MaxAdvisoryBytes: 1 << 16})

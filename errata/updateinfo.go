@@ -372,9 +372,13 @@ func severityWord(a *Advisory) string {
 // order, dates as "YYYY-MM-DD HH:MM:SS" UTC, characters XML cannot carry
 // dropped. Only packages of the "rpm" ecosystem (or none) that name an
 // exact build (a Version) are listed; consecutive packages of the same
-// collection and module share one <collection>.
+// collection and module share one <collection>. An advisory without an ID
+// fails with ErrMalformed before anything is written.
 func WriteUpdateinfo(w io.Writer, advs []Advisory) error {
 	ew := &errWriter{w: bufio.NewWriterSize(w, 64<<10)}
+	if err := checkIDs(advs); err != nil {
+		return err
+	}
 	ew.s(`<?xml version="1.0" encoding="UTF-8"?>`, "\n<updates>\n")
 	for i := range advs {
 		writeUpdate(ew, &advs[i])
@@ -510,4 +514,13 @@ func writePkglist(w *errWriter, pkgs []Package) {
 	}
 	w.s("      </collection>\n")
 	w.s("    </pkglist>\n")
+}
+
+func checkIDs(advs []Advisory) error {
+	for i := range advs {
+		if strings.TrimSpace(xmlClean(advs[i].ID)) == "" {
+			return fmt.Errorf("write updateinfo: advisory %d has no id: %w", i, ErrMalformed)
+		}
+	}
+	return nil
 }

@@ -295,3 +295,11 @@ func FuzzUpdateinfo(f *testing.F) {
 		}
 	})
 }
+
+func TestWriteUpdateinfoNoID(t *testing.T) {
+	var buf bytes.Buffer
+	err := errata.WriteUpdateinfo(&buf, []errata.Advisory{{ID: "A"}, {ID: "\x01 "}})
+	if !errors.Is(err, errata.ErrMalformed) || buf.Len() != 0 {
+		t.Errorf("err %v, %d bytes written", err, buf.Len())
+	}
+}
