@@ -23,6 +23,13 @@ const aptFixtures = "testdata/apt"
 // given YAML body (indented under the repository).
 func aptMirror(t *testing.T, body string) *chantal.Mirror {
 	t.Helper()
+	return aptMirrorRepos(t, "  - id: deb\n    type: apt\n"+body)
+}
+
+// aptMirrorRepos opens a Mirror whose config lists the given repositories
+// (YAML list items).
+func aptMirrorRepos(t testing.TB, repos string) *chantal.Mirror {
+	t.Helper()
 	dir := t.TempDir()
 	yaml := fmt.Sprintf(`
 storage:
@@ -30,10 +37,8 @@ storage:
   published_path: %s
 download: {parallel: 4, retries: 1, timeout: 10s}
 repositories:
-  - id: deb
-    type: apt
 %s
-`, filepath.Join(dir, "data"), filepath.Join(dir, "pub"), body)
+`, filepath.Join(dir, "data"), filepath.Join(dir, "pub"), repos)
 	p := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -75,7 +80,7 @@ func aptServeDir(t *testing.T, dir string, tamper func(p string, b []byte) []byt
 	return srv.URL + "/"
 }
 
-func aptFixture(t *testing.T, p string) string {
+func aptFixture(t testing.TB, p string) string {
 	t.Helper()
 	a, err := filepath.Abs(filepath.Join(aptFixtures, p))
 	if err != nil {
@@ -84,7 +89,7 @@ func aptFixture(t *testing.T, p string) string {
 	return a
 }
 
-func aptSyncOK(t *testing.T, m *chantal.Mirror) chantal.RepoSyncResult {
+func aptSyncOK(t testing.TB, m *chantal.Mirror) chantal.RepoSyncResult {
 	t.Helper()
 	res, err := m.Sync(context.Background(), chantal.SyncRequest{Repos: []string{"deb"}})
 	if err != nil {
@@ -96,7 +101,7 @@ func aptSyncOK(t *testing.T, m *chantal.Mirror) chantal.RepoSyncResult {
 	return res.Repos[0]
 }
 
-func aptPublishOK(t *testing.T, m *chantal.Mirror) *chantal.PublishResult {
+func aptPublishOK(t testing.TB, m *chantal.Mirror) *chantal.PublishResult {
 	t.Helper()
 	pub, err := m.Publish(context.Background(), chantal.PublishRequest{Repo: "deb"})
 	if err != nil {
@@ -109,6 +114,8 @@ func aptPublishOK(t *testing.T, m *chantal.Mirror) *chantal.PublishResult {
 type aptClient struct {
 	t    *testing.T
 	root string
+	// dir is where apt-get runs (apt-get source downloads there).
+	dir string
 }
 
 func newAptClient(t *testing.T, sourcesLine string) *aptClient {
@@ -132,7 +139,10 @@ func newAptClient(t *testing.T, sourcesLine string) *aptClient {
 	if err := os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return &aptClient{t: t, root: root}
+	if err := os.MkdirAll(filepath.Join(root, "src"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &aptClient{t: t, root: root, dir: filepath.Join(root, "src")}
 }
 
 func (c *aptClient) run(args ...string) (string, error) {
@@ -145,6 +155,7 @@ func (c *aptClient) run(args ...string) (string, error) {
 		"-o", "Acquire::http::Proxy=DIRECT", "-o", "Dir::Etc::SourceParts=" + filepath.Join(c.root, "etc/apt/sources.list.d"),
 	}
 	cmd := exec.Command("apt-get", append(base, args...)...)
+	cmd.Dir = c.dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "http_proxy=", "HTTP_PROXY=")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -198,7 +209,7 @@ func TestAPTMirrorWithStockApt(t *testing.T) {
 	}
 	pub := aptPublishOK(t, m)
 	// Mirror mode is verbatim: every upstream index byte for byte.
-	for _, p := range []string{"dists/stable/InRelease", "dists/stable/main/binary-amd64/Packages.xz", "dists/stable/main/binary-amd64/Packages", "dists/stable/main/i18n/Translation-en.bz2"} {
+	for _, p := range []string{"dists/stable/InRelease", "dists/stable/Release", "dists/stable/Release.gpg", "dists/stable/main/binary-amd64/Packages.xz", "dists/stable/main/binary-amd64/Packages", "dists/stable/main/i18n/Translation-en.bz2"} {
 		want, _ := os.ReadFile(filepath.Join(aptFixture(t, "repo"), p))
 		got, err := os.ReadFile(filepath.Join(pub.Target, p))
 		if err != nil || !bytes.Equal(got, want) {
@@ -349,5 +360,174 @@ func TestAPTExpiredAndTamperedUpstream(t *testing.T) {
 	}
 	if res.Err() == nil {
 		t.Errorf("sync accepted a tampered InRelease")
+	}
+}
+
+func aptDebs(t *testing.T, pattern string) []string {
+	t.Helper()
+	ms, err := filepath.Glob(filepath.Join(aptFixture(t, "."), pattern))
+	if err != nil || len(ms) == 0 {
+		t.Fatalf("no fixture matches %s", pattern)
+	}
+	return ms
+}
+
+// Hosted mode: uploaded .debs (fixture and real Debian ones) in two
+// components are published signed, and stock apt resolves Depends across
+// components, arch:all packages and Provides.
+func TestAPTHostedWithStockApt(t *testing.T) {
+	ctx := context.Background()
+	m := aptMirrorRepos(t, `  - id: deb
+    type: apt
+    mode: hosted
+    apt: {distribution: stable, components: [main, contrib], architectures: [amd64, arm64]}
+  - id: other
+    type: apt
+    mode: hosted
+    apt: {distribution: stable, components: [main, contrib], architectures: [amd64]}`)
+	main := append(aptDebs(t, "debs-pool/main/g/greet/*.deb"), aptDebs(t, "real-debs/main/n/*/*.deb")...)
+	res, err := m.Upload(ctx, chantal.UploadRequest{Repo: "deb", Files: main})
+	if err != nil || len(res.Added) != len(main) {
+		t.Fatalf("Upload main = %+v, %v", res, err)
+	}
+	// The same greet-data bytes go to another repository's contrib: the
+	// digest-keyed item's component changes, this repository's must not.
+	if _, err := m.Upload(ctx, chantal.UploadRequest{Repo: "other", Files: aptDebs(t, "debs-pool/main/g/greet/greet-data_*.deb"), Component: "contrib"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Upload(ctx, chantal.UploadRequest{Repo: "deb", Files: aptDebs(t, "debs-pool/contrib/*/*/*.deb"), Component: "contrib"}); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := m.Publish(ctx, chantal.PublishRequest{Repo: "deb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(p string) string {
+		b, err := os.ReadFile(filepath.Join(pub.Target, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	mainPk, contribPk := read("dists/stable/main/binary-amd64/Packages"), read("dists/stable/contrib/binary-amd64/Packages")
+	for _, w := range []string{"Package: greet-data\n", "Filename: pool/main/g/greet/greet-data_1.0-1_all.deb\n", "Package: node-once\n", "Filename: pool/main/n/node-wrappy/node-wrappy_1.0.2-3_all.deb\n", "Multi-Arch: foreign\n"} {
+		if !strings.Contains(mainPk, w) {
+			t.Errorf("main Packages lacks %q:\n%s", w, mainPk)
+		}
+	}
+	if strings.Contains(contribPk, "greet-data") || !strings.Contains(contribPk, "Filename: pool/contrib/p/postgreet/postgreet_0.9~rc1-1_amd64.deb\n") {
+		t.Errorf("contrib Packages:\n%s", contribPk)
+	}
+	if arm := read("dists/stable/main/binary-arm64/Packages"); !strings.Contains(arm, "Package: node-wrappy\n") || strings.Contains(arm, "Architecture: amd64") {
+		t.Errorf("arm64 Packages:\n%s", arm)
+	}
+	for _, p := range []string{"dists/stable/InRelease", "dists/stable/Release.gpg"} {
+		if _, err := os.Stat(filepath.Join(pub.Target, p)); err != nil {
+			t.Errorf("hosted repository is not signed: %v", err)
+		}
+	}
+	srv := aptServeDir(t, pub.Target, nil)
+	c := newAptClient(t, fmt.Sprintf("deb [signed-by=%s] %s stable main contrib", pub.KeyFile, srv))
+	c.update()
+	got := c.download("greet", "greet-notify", "node-once")
+	for _, w := range []string{"greet_1.1-1_amd64.deb", "libgreet1_1.0-1_amd64.deb", "greet-data_1.0-1_all.deb", "greet-notify_1.0-1_all.deb",
+		"postgreet_2%3a0.9~rc1-1_amd64.deb", "node-once_1.4.0-7_all.deb", "node-wrappy_1.0.2-3_all.deb"} {
+		if !aptContains(got, w) {
+			t.Errorf("apt-get did not download %s: %v", w, got)
+		}
+	}
+	// What apt downloaded is what was uploaded.
+	for _, f := range main {
+		want, _ := os.ReadFile(f)
+		b, err := os.ReadFile(filepath.Join(c.root, "var/cache/apt/archives", filepath.Base(f)))
+		if err == nil && !bytes.Equal(b, want) {
+			t.Errorf("%s: downloaded bytes differ from the upload", filepath.Base(f))
+		}
+	}
+}
+
+// Sources in mirror mode: everything upstream serves is republished byte for
+// byte (InRelease, Release, Release.gpg, Sources variants), a variant the
+// Release lists but upstream lacks does not fail the sync, and stock apt
+// fetches the source package.
+func TestAPTSourcesMirrorWithStockApt(t *testing.T) {
+	up := aptFixture(t, "repo-src")
+	feed := aptServeDir(t, up, nil)
+	key := aptFixture(t, "fixtures-key.asc")
+	m := aptMirror(t, fmt.Sprintf(`    feed: %s
+    mode: mirror
+    apt: {distribution: stable, components: [main], architectures: [amd64], sources: true}
+    verify: {keys: [%s]}`, feed, key))
+	aptSyncOK(t, m)
+	pub := aptPublishOK(t, m)
+	for _, p := range []string{"dists/stable/InRelease", "dists/stable/Release", "dists/stable/Release.gpg",
+		"dists/stable/main/source/Sources.gz", "dists/stable/main/source/Sources.xz", "dists/stable/main/binary-amd64/Packages.gz",
+		"pool/main/g-src/greet_1.1.orig.tar.gz", "pool/main/g-src/greet_1.1-1.dsc", "pool/main/n/node-once/node-once_1.4.0-7_all.deb"} {
+		want, _ := os.ReadFile(filepath.Join(up, p))
+		got, err := os.ReadFile(filepath.Join(pub.Target, p))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s not republished verbatim (err %v)", p, err)
+		}
+	}
+	srv := aptServeDir(t, pub.Target, nil)
+	c := newAptClient(t, fmt.Sprintf("deb [signed-by=%s] %s stable main\ndeb-src [signed-by=%s] %s stable main", key, srv, key, srv))
+	c.update()
+	aptSource(t, c, "greet", "greet_1.1-2.dsc", "greet_1.1.orig.tar.gz", "greet_1.1-2.debian.tar.xz")
+	if got := c.download("node-once"); !aptContains(got, "node-wrappy_1.0.2-3_all.deb") {
+		t.Errorf("apt-get did not resolve node-once's Depends: %v", got)
+	}
+}
+
+// aptSource runs apt-get source --download-only and checks the files fetched.
+func aptSource(t *testing.T, c *aptClient, pkg string, want ...string) {
+	t.Helper()
+	out, err := c.run("source", "--download-only", pkg)
+	if err != nil {
+		t.Fatalf("apt-get source %s: %v\n%s", pkg, err, out)
+	}
+	for _, w := range want {
+		if _, err := os.Stat(filepath.Join(c.dir, w)); err != nil {
+			t.Errorf("apt-get source did not fetch %s:\n%s", w, out)
+		}
+	}
+}
+
+// Sources in filtered mode with only_latest_n_versions: 1: the latest
+// revision's .dsc keeps the orig tarball it shares with the older one, the
+// older revision's own files go, and the re-signed tree serves stock apt
+// (binaries from real Debian packages included).
+func TestAPTSourcesFilteredWithStockApt(t *testing.T) {
+	feed := aptServeDir(t, aptFixture(t, "repo-src"), nil)
+	key := aptFixture(t, "fixtures-key.asc")
+	m := aptMirror(t, fmt.Sprintf(`    feed: %s
+    mode: filtered
+    apt: {distribution: stable, components: [main], architectures: [amd64], sources: true}
+    verify: {keys: [%s]}
+    filters:
+      patterns: {include: ["^greet$", "^node-once$"]}
+      filter_with_deps: true
+      post_processing: {only_latest_n_versions: 1}`, feed, key))
+	aptSyncOK(t, m)
+	pub := aptPublishOK(t, m)
+	dir := filepath.Join(pub.Target, "pool/main/g/greet")
+	for fn, want := range map[string]bool{"greet_1.1.orig.tar.gz": true, "greet_1.1-2.dsc": true, "greet_1.1-2.debian.tar.xz": true,
+		"greet_1.1-1.dsc": false, "greet_1.1-1.debian.tar.xz": false, "greet_1.1-1_amd64.deb": true, "greet_1.0-1_amd64.deb": false} {
+		if _, err := os.Stat(filepath.Join(dir, fn)); (err == nil) != want {
+			t.Errorf("%s published = %v, want %v", fn, err == nil, want)
+		}
+	}
+	srcs, err := os.ReadFile(filepath.Join(pub.Target, "dists/stable/main/source/Sources"))
+	if err != nil || strings.Count(string(srcs), "Package: greet\n") != 1 || !strings.Contains(string(srcs), "Directory: pool/main/g/greet\n") {
+		t.Errorf("Sources (%v):\n%s", err, srcs)
+	}
+	srv := aptServeDir(t, pub.Target, nil)
+	c := newAptClient(t, fmt.Sprintf("deb [signed-by=%s] %s stable main\ndeb-src [signed-by=%s] %s stable main", pub.KeyFile, srv, pub.KeyFile, srv))
+	c.update()
+	aptSource(t, c, "greet", "greet_1.1-2.dsc", "greet_1.1.orig.tar.gz", "greet_1.1-2.debian.tar.xz")
+	got := c.download("greet", "node-once")
+	for _, w := range []string{"greet_1.1-1_amd64.deb", "libgreet1_1.0-1_amd64.deb", "greet-data_1.0-1_all.deb", "node-once_1.4.0-7_all.deb", "node-wrappy_1.0.2-3_all.deb"} {
+		if !aptContains(got, w) {
+			t.Errorf("apt-get did not download %s: %v", w, got)
+		}
 	}
 }

@@ -10,10 +10,10 @@
 #   repo-byhash/          Acquire-By-Hash: yes; indexes exist only under by-hash/SHA256/
 #   repo-flat/            flat ("deb URL ./"): Packages.gz, Release + Release.gpg, no InRelease
 #   repo-expired/         signed InRelease whose Valid-Until has passed
-#   repo-src/             signed (InRelease, Release, Release.gpg), main amd64 with the fixture
-#                         .debs and two real Debian .debs, plus source/Sources.gz and .xz (the
-#                         plain Sources is listed in the Release but absent, as in Debian's
-#                         archive) for the source package greet 1.1-1 and 1.1-2, built with
+#   repo-src/             signed (InRelease, Release, Release.gpg), main amd64 Packages.gz with
+#                         the fixture .debs and two real Debian .debs, plus source/Sources.gz
+#                         and .xz (plain Packages and Sources are listed in the Release but
+#                         absent, as in Debian's archive) for greet 1.1-1 and 1.1-2, built with
 #                         dpkg-source and sharing one orig tarball
 #   real-debs/            node-once 1.4.0-7 (Depends: node-wrappy) and node-wrappy 1.0.2-3,
 #                         tiny arch:all packages fetched from Debian with apt-get download
@@ -179,11 +179,14 @@ ln -s ../../../real-debs/main/n repo-src/pool/main/n
 ln -s ../../../src-pool/main/g/greet repo-src/pool/main/g-src
 d=repo-src/dists/stable/main
 mkdir -p "$d/binary-amd64" "$d/source"
-(cd repo-src && dpkg-scanpackages -m -a amd64 pool/main /dev/null 2>/dev/null) | gzip -9n > "$d/binary-amd64/Packages.gz"
+(cd repo-src && dpkg-scanpackages -m -a amd64 pool/main /dev/null 2>/dev/null) > "$d/binary-amd64/Packages"
+gzip -9nk "$d/binary-amd64/Packages"
 (cd repo-src && dpkg-scansources pool/main/g-src /dev/null 2>/dev/null) > "$d/source/Sources"
 gzip -9nk "$d/source/Sources"
 xz -k "$d/source/Sources"
 release repo-src/dists/stable stable chantal-fixture $valid "Architectures: amd64" "Components: main"
-rm "$d/source/Sources"   # listed, absent: a client (and a mirror) must cope
+# Listed, absent, as in Debian's archive: a client (and a mirror) must cope. apt
+# 2.6 ignores an index whose uncompressed name the Release does not list.
+rm "$d/source/Sources" "$d/binary-amd64/Packages"
 sign repo-src/dists/stable inrelease detached
 echo "fixtures written under $here"
