@@ -43,6 +43,9 @@ type Config struct {
 	Include      []string     `yaml:"include,omitempty"`
 	Repositories []Repository `yaml:"repositories,omitempty"`
 	Views        []View       `yaml:"views,omitempty"`
+	// ErrataSources are advisory feeds (OSV) synced with "errata sync";
+	// main file only.
+	ErrataSources []ErrataSource `yaml:"errata_sources,omitempty"`
 
 	// Files lists the files that were read, the main file first, then the
 	// included ones in the order they were loaded.
@@ -354,6 +357,55 @@ type View struct {
 	Snapshots   []string `yaml:"snapshots,omitempty"` // REPO/NAME
 	// PublishPath overrides views/<name> below Storage.PublishedPath.
 	PublishPath string `yaml:"publish_path,omitempty"`
+	// ErrataFilter, when set, makes the view publish its base snapshot plus
+	// only the packages of the selected advisories found in its members.
+	ErrataFilter *ErrataFilter `yaml:"errata_filter,omitempty"`
+}
+
+// ErrataFilter selects advisories for an errata-filtered view, the way
+// Katello's content-view errata filters do. Every set key must match.
+type ErrataFilter struct {
+	Base         string   `yaml:"base"`                    // REPO/SNAPSHOT published in full
+	Types        []string `yaml:"types,omitempty"`         // security, bugfix, enhancement, newpackage
+	Severity     string   `yaml:"severity,omitempty"`      // minimum: low, moderate, important, critical
+	CVEs         []string `yaml:"cves,omitempty"`          // advisories naming one of these CVEs
+	IDs          []string `yaml:"ids,omitempty"`           // advisories with one of these ids
+	IssuedBefore string   `yaml:"issued_before,omitempty"` // RFC 3339 time or YYYY-MM-DD: issued strictly before
+}
+
+// IssuedBeforeTime returns IssuedBefore as a time (zero when unset). Load
+// has checked it, so for a loaded Config the error is always nil.
+func (f *ErrataFilter) IssuedBeforeTime() (time.Time, error) { return parseDate(f.IssuedBefore) }
+
+// Errata source types (ErrataSource.Type).
+const (
+	ErrataOSV = "osv" // OSV JSON: one file, a directory of files, or a zip export
+)
+
+// ErrataSource is an advisory feed that "errata sync" reads like a
+// repository: an OSV JSON file, a directory of them, or a zip export (such
+// as OSV's all.zip), from a local path or an http(s)/file URL.
+type ErrataSource struct {
+	ID   string `yaml:"id"`   // token like a repository id; must not be one
+	Type string `yaml:"type"` // ErrataOSV
+	URL  string `yaml:"url,omitempty"`
+	Path string `yaml:"path,omitempty"` // relative to the main file's directory
+	// Ecosystem keeps only packages of one OSV ecosystem, e.g. "Debian:12"
+	// or "AlmaLinux:9"; empty keeps all.
+	Ecosystem string `yaml:"ecosystem,omitempty"`
+	// AppliesTo names the repositories whose packages the advisories are
+	// evaluated against (and their snapshots and views).
+	AppliesTo []string `yaml:"applies_to,omitempty"`
+}
+
+// ErrataSource returns the errata source with the given id.
+func (c *Config) ErrataSource(id string) (*ErrataSource, bool) {
+	for i := range c.ErrataSources {
+		if c.ErrataSources[i].ID == id {
+			return &c.ErrataSources[i], true
+		}
+	}
+	return nil, false
 }
 
 // Repository returns the repository with the given id.

@@ -130,6 +130,9 @@ func Parse(data []byte, name string, o *LoadOptions) (*Config, error) {
 	}
 
 	resolveStoragePaths(&cfg.Storage, dir)
+	for i := range cfg.ErrataSources {
+		cfg.ErrataSources[i].Path = resolvePath(dir, cfg.ErrataSources[i].Path)
+	}
 	cfg.GPG = resolveGPG(cfg.GPG, dir)
 	normalize(cfg)
 	if err := validate(cfg, d.pos); err != nil {

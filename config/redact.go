@@ -28,6 +28,9 @@ func (c *Config) Redacted() *Config {
 		r.Feed = redactURL(r.Feed)
 		r.GPG.Passphrase = redact(r.GPG.Passphrase)
 	}
+	for i := range out.ErrataSources {
+		out.ErrataSources[i].URL = redactURL(out.ErrataSources[i].URL)
+	}
 	return out
 }
 
@@ -65,6 +68,15 @@ func (c *Config) clone() *Config {
 		w := &out.Views[i]
 		w.Repos = slices.Clone(w.Repos)
 		w.Snapshots = slices.Clone(w.Snapshots)
+		if w.ErrataFilter != nil {
+			f := *w.ErrataFilter
+			f.Types, f.CVEs, f.IDs = slices.Clone(f.Types), slices.Clone(f.CVEs), slices.Clone(f.IDs)
+			w.ErrataFilter = &f
+		}
+	}
+	out.ErrataSources = slices.Clone(c.ErrataSources)
+	for i := range out.ErrataSources {
+		out.ErrataSources[i].AppliesTo = slices.Clone(out.ErrataSources[i].AppliesTo)
 	}
 	return &out
 }

@@ -105,6 +105,7 @@ func validate(c *Config, positions map[any]pos) error {
 		}
 		views[w.Name] = w
 	}
+	v.errataSources(c, repos)
 	return v.errs.err()
 }
 
@@ -493,6 +494,7 @@ func (v *validator) view(w *View, repos map[string]*Repository) {
 	if w.PublishPath != "" && !isLocalPath(w.PublishPath) {
 		v.add(&w.PublishPath, nil, "%s: publish_path %q must be a clean relative path without ..", ctx, w.PublishPath)
 	}
+	v.errataFilter(ctx, w, repos)
 	var typ, first string
 	member := func(ptr *string, id, label string) {
 		r, ok := repos[id]
@@ -530,5 +532,100 @@ func (v *validator) view(w *View, repos map[string]*Repository) {
 		}
 		seen[s] = true
 		member(&w.Snapshots[i], repo, "snapshots")
+	}
+}
+
+// errataTypes and errataSeverities are the words errata filters accept
+// (the errata package's normalised types and severities).
+var (
+	errataTypes      = map[string]bool{"security": true, "bugfix": true, "enhancement": true, "newpackage": true}
+	errataSeverities = map[string]bool{"none": true, "low": true, "moderate": true, "important": true, "critical": true}
+	cveRE            = regexp.MustCompile(`^CVE-[0-9]{4}-[0-9]{4,}$`)
+)
+
+func (v *validator) errataFilter(ctx string, w *View, repos map[string]*Repository) {
+	f := w.ErrataFilter
+	if f == nil {
+		return
+	}
+	ctx += ": errata_filter"
+	repo, name, ok := strings.Cut(f.Base, "/")
+	switch {
+	case !ok || !isID(repo) || !isID(name):
+		v.add(&f.Base, nil, "%s.base %q: want REPO/SNAPSHOT", ctx, f.Base)
+	case repos[repo] == nil:
+		v.add(&f.Base, nil, "%s.base names unknown repository %q", ctx, repo)
+	default:
+		for _, id := range w.Repos {
+			if r := repos[id]; r != nil && r.Type != repos[repo].Type {
+				v.add(&f.Base, nil, "%s.base: repository %q is %s but member %q is %s", ctx, repo, repos[repo].Type, id, r.Type)
+				break
+			}
+		}
+	}
+	for i := range f.Types {
+		if !errataTypes[f.Types[i]] {
+			v.add(&f.Types[i], nil, "%s.types: %q: want security, bugfix, enhancement or newpackage", ctx, f.Types[i])
+		}
+	}
+	if f.Severity != "" && !errataSeverities[f.Severity] {
+		v.add(&f.Severity, nil, "%s.severity %q: want low, moderate, important or critical", ctx, f.Severity)
+	}
+	for i := range f.CVEs {
+		if !cveRE.MatchString(f.CVEs[i]) {
+			v.add(&f.CVEs[i], nil, "%s.cves: %q is not a CVE id (CVE-YYYY-NNNN)", ctx, f.CVEs[i])
+		}
+	}
+	for i := range f.IDs {
+		if strings.TrimSpace(f.IDs[i]) == "" || strings.ContainsAny(f.IDs[i], "\x00\t\r\n") {
+			v.add(&f.IDs[i], nil, "%s.ids: empty or multi-line id", ctx)
+		}
+	}
+	if _, err := parseDate(f.IssuedBefore); err != nil {
+		v.add(&f.IssuedBefore, nil, "%s.issued_before: %q is not an RFC 3339 time or YYYY-MM-DD date", ctx, f.IssuedBefore)
+	}
+}
+
+func (v *validator) errataSources(c *Config, repos map[string]*Repository) {
+	seen := map[string]*ErrataSource{}
+	for i := range c.ErrataSources {
+		s := &c.ErrataSources[i]
+		v.cur = v.pos[s]
+		ctx := fmt.Sprintf("errata source %q", s.ID)
+		switch {
+		case s.ID == "":
+			ctx = "errata source"
+			v.add(s, nil, "errata source: id is required")
+		case !isID(s.ID):
+			v.add(&s.ID, nil, "errata source id %q: want letters, digits, '.', '_' or '-' (not \".\" or \"..\")", s.ID)
+		case repos[s.ID] != nil:
+			v.add(&s.ID, nil, "%s: a repository has this id; errata sources and repositories share one namespace", ctx)
+		case seen[s.ID] != nil:
+			v.add(&s.ID, nil, "errata source %q already defined at %s", s.ID, where(v.pos[&seen[s.ID].ID]))
+		}
+		if s.ID != "" && seen[s.ID] == nil {
+			seen[s.ID] = s
+		}
+		if s.Type != ErrataOSV {
+			v.add(&s.Type, nil, "%s: type %q: want osv", ctx, s.Type)
+		}
+		switch {
+		case (s.URL == "") == (s.Path == ""):
+			v.add(s, nil, "%s: set exactly one of url and path", ctx)
+		case s.URL != "":
+			if err := checkURL(s.URL, "http", "https", "file"); err != nil {
+				v.add(&s.URL, nil, "%s: url: %v", ctx, err)
+			}
+		case strings.ContainsAny(s.Path, "\x00\r\n"):
+			v.add(&s.Path, nil, "%s: path must be a single line", ctx)
+		}
+		if s.Ecosystem != "" && (strings.TrimSpace(s.Ecosystem) != s.Ecosystem || strings.ContainsAny(s.Ecosystem, "\x00\t\r\n /")) {
+			v.add(&s.Ecosystem, nil, "%s: ecosystem %q: want an OSV ecosystem such as Debian:12", ctx, s.Ecosystem)
+		}
+		for j := range s.AppliesTo {
+			if repos[s.AppliesTo[j]] == nil {
+				v.add(&s.AppliesTo[j], nil, "%s: applies_to names unknown repository %q", ctx, s.AppliesTo[j])
+			}
+		}
 	}
 }
