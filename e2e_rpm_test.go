@@ -273,7 +273,7 @@ func TestE2ERPMHosted(t *testing.T) {
 
 // copyTree copies src to dst, following symlinks, so that the copy can be
 // changed without touching the published tree or the pool.
-func copyTree(t *testing.T, src, dst string) {
+func copyTree(t testing.TB, src, dst string) {
 	t.Helper()
 	ents, err := os.ReadDir(src)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -121,7 +122,13 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 		if err := g.Wait(); err != nil {
 			return err
 		}
+		if err := rs.verifyPackages(ctx, want, old, failed); err != nil {
+			return err
+		}
 		sort.Slice(rs.res.Failed, func(i, j int) bool { return rs.res.Failed[i].Path < rs.res.Failed[j].Path })
+		if rs.mode == formats.ModeMirror && len(rs.res.Failed) > 0 {
+			return rs.keepOldState(ctx)
+		}
 	}
 
 	// Repo-level files: the ones Scan read are already in the pool.
@@ -159,6 +166,11 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 			return err
 		}
 		keptFiles = append(keptFiles, cf...)
+		kf, err := rs.upstreamKeyFile(ctx, want, keptFiles)
+		if err != nil {
+			return err
+		}
+		keptFiles = append(keptFiles, kf...)
 	}
 
 	// The new state, and what changed.
@@ -315,7 +327,7 @@ func sortChanges(cs []Change) {
 
 // linkKind prefixes the Kind of companion files in the catalog: they are
 // published like payloads (hard links) and not passed to Render.
-const linkKind = "link:"
+const linkKind = formats.LinkKindPrefix
 
 // splitLinks separates companion files from the repo-level files a format renders.
 func splitLinks(all []formats.File) (files, links []formats.File) {
@@ -427,4 +439,124 @@ func (rs *repoSync) companions(ctx context.Context, old *catalog.State, want []w
 		}
 	}
 	return out, nil
+}
+
+// --- Package signatures, upstream keys and mirror consistency (rpm work) ---
+
+// verifyPackages checks the own signature of payloads (verify.gpgcheck) with
+// the repository's keys when the format is a PackageVerifier: every item new
+// to the repository's state, or every item when the repository's settings
+// changed since the last sync (gpgcheck or the keys may just have been
+// turned on). A package that fails is recorded as a failed item and is not
+// referenced by the new state (its blob goes at the next gc).
+func (rs *repoSync) verifyPackages(ctx context.Context, want []wanted, old *catalog.State, failed []bool) error {
+	pv, ok := rs.format.(formats.PackageVerifier)
+	if !ok || !rs.rc.Verify.GPGCheck {
+		return nil
+	}
+	kr, err := repoKeyring(&rs.rc.Verify)
+	if err != nil {
+		return err
+	}
+	keys := keyring{k: kr, now: rs.m.now}
+	all := !rs.exists || rs.old.Meta[metaConfig] != rs.meta[metaConfig]
+	inOld := make(map[pool.Digest]bool, len(old.Refs))
+	for _, r := range old.Refs {
+		inOld[r.Digest] = true
+	}
+	for i := range want {
+		w := &want[i]
+		if failed[i] || w.Digest.IsZero() || !all && inOld[w.Digest] {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		f, err := rs.m.pool.Open(w.Digest)
+		if err != nil {
+			return fmt.Errorf("opening %s: %w", w.Path, err)
+		}
+		st, err := f.Stat()
+		if err == nil {
+			err = pv.VerifyPackage(ctx, f, st.Size(), keys)
+		}
+		f.Close()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			err = fmt.Errorf("%w: %w", ErrVerify, err)
+			failed[i] = true
+			rs.res.Failed = append(rs.res.Failed, ItemError{Path: w.from, Err: err})
+			rs.m.reporter.Report(Event{Kind: ItemFailed, Repo: rs.rc.ID, Path: w.from, Err: err})
+			rs.m.log.Warn("package signature refused", "repo", rs.rc.ID, "path", w.from, "err", err)
+		}
+	}
+	return nil
+}
+
+// upstreamKeyFile publishes the repository's verify.keys, concatenated, at
+// the format's UpstreamKeyPath beside the payloads (a hard-linked file like a
+// companion), so that clients can check packages (and in mirror mode the
+// upstream metadata signature). It never takes a path an item or another file
+// uses; the metadata signing key stays at the published root as key.asc.
+func (rs *repoSync) upstreamKeyFile(ctx context.Context, want []wanted, files []catalog.File) ([]catalog.File, error) {
+	kp, ok := rs.format.(formats.KeyPublisher)
+	if !ok || len(rs.rc.Verify.Keys) == 0 {
+		return nil, nil
+	}
+	p := kp.UpstreamKeyPath(rs.rc.ID)
+	for _, w := range want {
+		if w.Path == p {
+			rs.m.log.Warn("not publishing the upstream key: a payload has its path", "repo", rs.rc.ID, "path", p)
+			return nil, nil
+		}
+	}
+	for _, f := range files {
+		if f.Path == p || p == "key.asc" {
+			rs.m.log.Warn("not publishing the upstream key: a file has its path", "repo", rs.rc.ID, "path", p)
+			return nil, nil
+		}
+	}
+	var data []byte
+	for _, k := range rs.rc.Verify.Keys {
+		b, err := os.ReadFile(k)
+		if err != nil {
+			return nil, fmt.Errorf("reading verify.keys: %w", err)
+		}
+		data = append(data, b...)
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			data = append(data, '\n')
+		}
+	}
+	info, err := rs.m.pool.Put(ctx, bytes.NewReader(data), pool.PutRequest{Digest: pool.Sum(data), Size: int64(len(data))})
+	if err != nil {
+		return nil, err
+	}
+	return []catalog.File{{Path: p, Digest: info.Digest, Size: info.Size, Kind: linkKind + "upstream-key",
+		Checksums: map[string]string{"sha256": info.Digest.String()}}}, nil
+}
+
+// keepOldState ends a mirror-mode sync in which payloads failed without
+// committing a new state: mirror mode republishes upstream metadata byte for
+// byte, which would name the missing payloads (a dangling primary). The
+// current state stays published; upstream's fingerprint is forgotten so the
+// next sync retries. The result lists the failures (ErrPartial).
+func (rs *repoSync) keepOldState(ctx context.Context) error {
+	if !rs.exists {
+		return nil
+	}
+	rs.res.State = rs.old.State.String()
+	return rs.m.update(ctx, func(tx *catalog.Tx) error {
+		r, err := tx.Repo(rs.rc.ID)
+		if err != nil {
+			return err
+		}
+		if r.Meta != nil {
+			delete(r.Meta, metaTopSHA)
+			delete(r.Meta, metaETag)
+			delete(r.Meta, metaLastMod)
+		}
+		return tx.PutRepo(r)
+	})
 }

@@ -2,7 +2,10 @@ package chantal
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -312,4 +315,39 @@ func latestN(items []formats.Item, n int, cmp formats.Comparer) []formats.Item {
 		}
 	}
 	return out
+}
+
+// repoKeyring loads a repository's verify.keys, pinned to its
+// trusted_fingerprints when it names any (package signatures, gpgcheck).
+func repoKeyring(v *config.Verify) (*pgp.Keyring, error) {
+	if len(v.Keys) == 0 {
+		return nil, fmt.Errorf("%w: verify.gpgcheck is set but verify.keys names no key", ErrVerify)
+	}
+	kr, err := pgp.LoadKeyring(v.Keys...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: loading keys: %w", ErrVerify, err)
+	}
+	if len(v.TrustedFingerprints) > 0 {
+		if kr, err = kr.Pin(v.TrustedFingerprints); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrVerify, err)
+		}
+	}
+	return kr, nil
+}
+
+// verifyKey fingerprints what package verification and the published
+// upstream key depend on (gpgcheck, pins and the keys' bytes), so that a
+// change makes the next sync rescan instead of short-circuiting.
+func verifyKey(v *config.Verify) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%t %q\n", v.GPGCheck, v.TrustedFingerprints)
+	for _, k := range v.Keys {
+		b, err := os.ReadFile(k)
+		if err != nil {
+			fmt.Fprintf(h, "%s: %v\n", k, err)
+			continue
+		}
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

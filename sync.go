@@ -258,9 +258,19 @@ func configKey(rc *config.Repository) string {
 		Type, Feed, Mode string
 		Filters          config.Filters
 		APT              config.APT
-	}{rc.Type, rc.Feed, rc.Mode, rc.Filters, rc.APT})
+		Verify           string `json:",omitempty"`
+	}{rc.Type, rc.Feed, rc.Mode, rc.Filters, rc.APT, pkgVerifyKey(rc)})
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// pkgVerifyKey is the part of configKey for package verification and the
+// published upstream key; empty (configKey unchanged) when neither applies.
+func pkgVerifyKey(rc *config.Repository) string {
+	if !rc.Verify.GPGCheck && len(rc.Verify.Keys) == 0 {
+		return ""
+	}
+	return verifyKey(&rc.Verify)
 }
 
 const (

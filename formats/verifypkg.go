@@ -21,3 +21,8 @@ type PackageVerifier interface {
 type KeyPublisher interface {
 	UpstreamKeyPath(repo string) string
 }
+
+// LinkKindPrefix starts the Kind of a File that is published like a payload:
+// hard-linked from the pool at its Path and not passed to Render (installer
+// images listed by an RPM tree's .treeinfo, a chart's .prov).
+const LinkKindPrefix = "link:"

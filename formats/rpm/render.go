@@ -41,8 +41,9 @@ var keptKinds = [...]string{"group", "group_gz", "modules"}
 // In filtered and hosted mode it regenerates repodata/: primary, filelists and
 // other from the items' verbatim fragments (only each primary <location> is
 // rewritten, to Item.Path), compressed per Params["compression"]; comps
-// (group, group_gz) and modules verbatim; updateinfo pruned to the published
-// packages; a new repomd.xml dated req.Now; and, when req.Signer is set,
+// (group, group_gz) verbatim; updateinfo and modules pruned to the published
+// packages (see renderModules); a .treeinfo verbatim at its path; a new
+// repomd.xml dated req.Now; and, when req.Signer is set,
 // repodata/repomd.xml.asc. zchunk and sqlite metadata are never written. The
 // same request gives the same bytes.
 func (f *Format) Render(ctx context.Context, req formats.RenderRequest) error {
@@ -158,6 +159,16 @@ func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) e
 				return fmt.Errorf("rendering rpm metadata: %w: %s file %s collides with another file", ErrMalformed, kind, clip(fl.Path))
 			}
 			written[dst] = true
+			if kind == "modules" {
+				d, ok, err := f.renderModules(ctx, req, fl, dst, comp)
+				if err != nil {
+					return err
+				}
+				if ok {
+					kept = append(kept, d)
+				}
+				continue
+			}
 			d, err := copyFile(ctx, req, fl, dst, f.maxMeta)
 			if err != nil {
 				return err
@@ -165,8 +176,21 @@ func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) e
 			kept = append(kept, d)
 		}
 	}
+	for _, fl := range req.Files {
+		if fl.Kind != KindTreeinfo {
+			continue
+		}
+		if written[fl.Path] {
+			return fmt.Errorf("rendering rpm metadata: %w: %s collides with another file", ErrMalformed, clip(fl.Path))
+		}
+		written[fl.Path] = true
+		if _, err := copyFile(ctx, req, fl, fl.Path, 0); err != nil {
+			return err
+		}
+	}
 	for i, fl := range req.Files {
 		switch {
+		case fl.Kind == KindTreeinfo:
 		case fl.Kind == "updateinfo":
 			uiFile = &req.Files[i]
 		case fl.MirrorOnly, fl.Kind == "repomd", fl.Kind == "signature", mirrorOnly(fl.Kind), isKept(fl.Kind):
@@ -333,14 +357,16 @@ func (c *hashCounter) sum() string { return hex.EncodeToString(c.h.Sum(nil)) }
 // measures the compressed and the open bytes on the way. Write errors stick
 // and are reported by finish.
 type indexWriter struct {
-	typ  string
-	comp Compression
-	tmp  *os.File
-	out  *hashCounter // compressed bytes
-	open *hashCounter // decompressed bytes
-	z    io.WriteCloser
-	bw   *bufio.Writer
-	err  error
+	typ string
+	// suffix follows the type in the file name: ".xml" unless set.
+	suffix string
+	comp   Compression
+	tmp    *os.File
+	out    *hashCounter // compressed bytes
+	open   *hashCounter // decompressed bytes
+	z      io.WriteCloser
+	bw     *bufio.Writer
+	err    error
 }
 
 func (f *Format) newIndexWriter(typ string, comp Compression) (*indexWriter, error) {
@@ -392,7 +418,7 @@ func (iw *indexWriter) finish(ctx context.Context, s formats.Sink) (Data, error)
 	sum := iw.out.sum()
 	d := Data{
 		Type:          iw.typ,
-		Href:          "repodata/" + sum + "-" + iw.typ + ".xml" + iw.comp.ext(),
+		Href:          "repodata/" + sum + "-" + iw.typ + iw.suffixOrXML() + iw.comp.ext(),
 		Checksums:     formats.Checksums{"sha256": sum},
 		Size:          iw.out.n,
 		OpenChecksums: formats.Checksums{"sha256": iw.open.sum()},
@@ -416,6 +442,13 @@ func (iw *indexWriter) finish(ctx context.Context, s formats.Sink) (Data, error)
 		return fail(err)
 	}
 	return d, nil
+}
+
+func (iw *indexWriter) suffixOrXML() string {
+	if iw.suffix != "" {
+		return iw.suffix
+	}
+	return ".xml"
 }
 
 // discard removes the temporary file; it is safe after finish.

@@ -16,8 +16,9 @@ import (
 
 // Scan reads repodata/repomd.xml (req.Top when set, else through req.Source)
 // and yields, in this order: a File of Kind "repomd" for repomd.xml itself, a
-// File per <data> entry (Kind = data type, in document order), then an Item
-// per package of primary, in primary's order. Files that filtered and hosted
+// File per <data> entry (Kind = data type, in document order), the files of
+// an installer tree when the root has a .treeinfo (see scanTreeinfo), then an
+// Item per package of primary, in primary's order. Files that filtered and hosted
 // mode regenerate or drop (repomd, primary, filelists, other, *_db, *_zck) are
 // marked MirrorOnly; comps, updateinfo, modules and the like are not.
 //
@@ -57,6 +58,9 @@ func (f *Format) Scan(ctx context.Context, req formats.ScanRequest, yield func(f
 		if err := yield(formats.Entry{File: &fl}); err != nil {
 			return err
 		}
+	}
+	if err := f.scanTreeinfo(ctx, req, log, yield); err != nil {
+		return err
 	}
 	primary := md.Find("primary")
 	if primary == nil {
