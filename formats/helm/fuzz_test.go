@@ -1,8 +1,12 @@
 package helm_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -56,7 +60,8 @@ func FuzzParseIndex(f *testing.F) {
 // bigIndex is an index of n chart versions (n/20 charts × 20 versions), with
 // entries the size of real ones (~600 bytes).
 func bigIndex(n int) []byte {
-	var b strings.Builder
+	var b bytes.Buffer
+	b.Grow(n * 660)
 	b.WriteString("apiVersion: v1\nentries:\n")
 	for c := 0; c < n/20; c++ {
 		fmt.Fprintf(&b, "  chart-%05d:\n", c)
@@ -84,7 +89,7 @@ func bigIndex(n int) []byte {
 `, c, v, c, d, c, c, c, c, v, v)
 		}
 	}
-	return []byte(b.String())
+	return b.Bytes()
 }
 
 // BenchmarkIndex20k parses an index of 20,000 chart versions (Scan) and
@@ -114,4 +119,42 @@ func BenchmarkIndex20k(b *testing.B) {
 		peak = max(peak, ms.HeapSys)
 	}
 	b.ReportMetric(float64(peak)/(1<<20), "heapsys-MB")
+}
+
+// TestIndex20kOnce runs one Scan and one Render of the 20,000-version index,
+// for measuring peak RSS of a whole process (docs/helm.md):
+//
+//	go test -c -o helm.test ./formats/helm
+//	CHANTAL_HELM_20K=1 /usr/bin/time -v ./helm.test -test.run TestIndex20kOnce
+func TestIndex20kOnce(t *testing.T) {
+	if os.Getenv("CHANTAL_HELM_20K") == "" {
+		t.Skip("set CHANTAL_HELM_20K=1 to run (a measurement, not a check)")
+	}
+	data := bigIndex(20000)
+	fm := helm.New(nil)
+	var items []formats.Item
+	err := fm.Scan(context.Background(), formats.ScanRequest{Top: &formats.TopLevel{Data: data}},
+		func(e formats.Entry) error { items = append(items, *e.Item); return nil })
+	if err != nil || len(items) != 20000 {
+		t.Fatalf("scan: %d items, %v", len(items), err)
+	}
+	for i := range items {
+		items[i].Path = fm.PublishPath(items[i])
+	}
+	dir := t.TempDir()
+	if err := fm.Render(context.Background(), formats.RenderRequest{Sink: dirSink(dir), Mode: formats.ModeFiltered, Items: items, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, helm.IndexPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("index %d bytes in, %d bytes out", len(data), fi.Size())
+}
+
+// dirSink writes rendered files under a directory, as publishing does.
+type dirSink string
+
+func (d dirSink) Create(_ context.Context, p string) (io.WriteCloser, error) {
+	return os.Create(filepath.Join(string(d), filepath.FromSlash(p)))
 }

@@ -1,12 +1,10 @@
 package helm
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
 	"path"
-	"sort"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -34,8 +32,9 @@ func (e *EntryError) Error() string {
 
 // Index is a parsed index.yaml.
 type Index struct {
-	// Root is the document's top-level mapping; its "entries" value is the
-	// upstream one (used by mirror mode to keep every other key verbatim).
+	// Root is the document's top-level mapping (mirror mode keeps every key
+	// but entries verbatim); its "entries" value lists at least the valid
+	// entries.
 	Root *yaml.Node
 	// Entries are the valid chart versions, by name (sorted) then upstream order.
 	Entries []Entry
@@ -55,74 +54,64 @@ type Entry struct {
 	Deprecated bool
 	// Node is the entry's mapping node (anchors removed).
 	Node *yaml.Node
+
+	prerelease bool
 }
 
 // ParseIndex parses index.yaml data with strict typing: a document that is not
 // a mapping with an "entries" mapping is an error wrapping ErrIndex; an entry
 // with a bad name, version or urls is skipped and listed in Skipped; a digest
 // that is not a 64-hex string (with or without "sha256:") counts as absent.
+// Scan reads the same way, one chart name at a time.
 func ParseIndex(data []byte) (*Index, error) {
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrIndex, clipErr(err))
+	r, err := openIndex(data)
+	if err != nil {
+		return nil, err
 	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%w: not a YAML mapping", ErrIndex)
+	ix := &Index{Root: r.root}
+	for i := 0; i < r.len(); i++ {
+		ix.Entries, ix.Skipped = groupEntries(r.group(i), ix.Entries, ix.Skipped)
 	}
-	root := doc.Content[0]
-	ix := &Index{Root: root}
-	var entries *yaml.Node
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if k := root.Content[i]; k.Kind == yaml.ScalarNode && k.Value == "entries" {
-			if entries != nil {
-				return nil, fmt.Errorf("%w: two entries keys", ErrIndex)
+	if r.blocks != nil {
+		// Give Root its entries mapping back, from the decoded groups.
+		entries := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		for i := range ix.Entries {
+			e := &ix.Entries[i]
+			n := len(entries.Content)
+			if n == 0 || entries.Content[n-2].Value != e.Name {
+				entries.Content = append(entries.Content, scalar(e.Name), &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"})
+				n += 2
 			}
-			entries = root.Content[i+1]
+			entries.Content[n-1].Content = append(entries.Content[n-1].Content, e.Node)
 		}
-	}
-	if entries == nil {
-		return nil, fmt.Errorf("%w: no entries", ErrIndex)
-	}
-	if entries.Kind == yaml.ScalarNode && (entries.Tag == "!!null" || entries.Value == "") {
-		return ix, nil // "entries: {}" written as "entries:" by some tools
-	}
-	if entries.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%w: entries is not a mapping", ErrIndex)
-	}
-	type group struct {
-		name string
-		list *yaml.Node
-	}
-	groups := make([]group, 0, len(entries.Content)/2)
-	for i := 0; i+1 < len(entries.Content); i += 2 {
-		k, v := entries.Content[i], entries.Content[i+1]
-		if k.Kind != yaml.ScalarNode || k.Tag != "!!str" && k.Tag != "" {
-			ix.Skipped = append(ix.Skipped, EntryError{Name: k.Value, Reason: "chart name is not a string"})
-			continue
-		}
-		groups = append(groups, group{k.Value, v})
-	}
-	sort.SliceStable(groups, func(i, j int) bool { return groups[i].name < groups[j].name })
-	for _, g := range groups {
-		if !validToken(g.name) {
-			ix.Skipped = append(ix.Skipped, EntryError{Name: g.name, Reason: "invalid chart name"})
-			continue
-		}
-		if g.list.Kind != yaml.SequenceNode {
-			ix.Skipped = append(ix.Skipped, EntryError{Name: g.name, Reason: "versions are not a list"})
-			continue
-		}
-		for j, n := range g.list.Content {
-			e, reason := parseEntry(g.name, n)
-			if reason != "" {
-				ix.Skipped = append(ix.Skipped, EntryError{Name: g.name, Index: j, Version: e.Version, Reason: reason})
-				continue
-			}
-			ix.Entries = append(ix.Entries, e)
-		}
+		setKey(r.root, "entries", entries)
 	}
 	return ix, nil
+}
+
+// groupEntries appends the valid entries of one chart group to entries and
+// the invalid ones to skipped.
+func groupEntries(g chartGroup, entries []Entry, skipped []EntryError) ([]Entry, []EntryError) {
+	k := g.key
+	switch {
+	case g.err != "":
+		return entries, append(skipped, EntryError{Name: k.Value, Index: -1, Reason: g.err})
+	case k.Kind != yaml.ScalarNode || k.Tag != "!!str" && k.Tag != "":
+		return entries, append(skipped, EntryError{Name: k.Value, Reason: "chart name is not a string"})
+	case !validToken(k.Value):
+		return entries, append(skipped, EntryError{Name: k.Value, Reason: "invalid chart name"})
+	case g.list.Kind != yaml.SequenceNode:
+		return entries, append(skipped, EntryError{Name: k.Value, Reason: "versions are not a list"})
+	}
+	for j, n := range g.list.Content {
+		e, reason := parseEntry(k.Value, n)
+		if reason != "" {
+			skipped = append(skipped, EntryError{Name: k.Value, Index: j, Version: e.Version, Reason: reason})
+			continue
+		}
+		entries = append(entries, e)
+	}
+	return entries, skipped
 }
 
 // parseEntry checks one entry mapping; a non-empty reason means skip it.
@@ -194,9 +183,11 @@ func parseEntry(key string, n *yaml.Node) (Entry, string) {
 	if !validToken(e.Version) {
 		return e, "version has characters a path cannot hold"
 	}
-	if _, err := semver.NewVersion(e.Version); err != nil {
+	v, err := semver.NewVersion(e.Version)
+	if err != nil {
 		return e, "version is not SemVer"
 	}
+	e.prerelease = v.Prerelease() != ""
 	if !haveURLs || len(e.URLs) == 0 {
 		return e, "no urls"
 	}

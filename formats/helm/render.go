@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/chantal-lite/chantal/formats"
@@ -30,24 +31,38 @@ func (f *Format) Render(ctx context.Context, req formats.RenderRequest) error {
 		return err
 	}
 	log := f.logger(req.Logger)
-	var buf bytes.Buffer
-	done := false
+	var entries []chartText
+	var root *yaml.Node
+	mirror := false
 	if req.Mode == formats.ModeMirror {
-		root, err := f.mirrorIndex(ctx, req)
+		var err error
+		root, entries, err = f.mirrorIndex(ctx, req)
 		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			log.Warn("upstream index unusable; regenerating it", "err", err)
 		} else {
-			emitMapping(&buf, root, 0, "", nil)
-			done = true
+			mirror = true
 		}
 	}
-	if !done {
-		if err := f.regenerate(ctx, req, &buf); err != nil {
-			return err
-		}
+	w, err := req.Sink.Create(ctx, IndexPath)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", IndexPath, err)
 	}
-	if err := write(ctx, req.Sink, IndexPath, buf.Bytes()); err != nil {
+	bw := &indexWriter{w: w}
+	if mirror {
+		writeMirror(bw, root, entries)
+	} else if err := f.regenerate(ctx, req, bw); err != nil {
+		w.Close()
 		return err
+	}
+	if err := bw.flush(); err != nil {
+		w.Close()
+		return fmt.Errorf("writing %s: %w", IndexPath, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", IndexPath, err)
 	}
 	for _, fl := range req.Files {
 		if fl.Kind != KindProvenance {
@@ -60,8 +75,64 @@ func (f *Format) Render(ctx context.Context, req formats.RenderRequest) error {
 	return nil
 }
 
-// mirrorIndex rewrites the upstream index kept in req.Files.
-func (f *Format) mirrorIndex(ctx context.Context, req formats.RenderRequest) (*yaml.Node, error) {
+// indexWriter buffers the rendered index in chunks of about 64 KiB: the
+// emitters write to buf, and flushing passes it to w.
+type indexWriter struct {
+	buf bytes.Buffer
+	w   io.Writer
+	err error
+}
+
+// spill writes buf out once it is large.
+func (iw *indexWriter) spill() {
+	if iw.buf.Len() >= 64<<10 {
+		iw.flush()
+	}
+}
+
+func (iw *indexWriter) flush() error {
+	if iw.err == nil && iw.buf.Len() > 0 {
+		_, iw.err = iw.w.Write(iw.buf.Bytes())
+	}
+	iw.buf.Reset()
+	return iw.err
+}
+
+// chartText is one chart name of a mirrored entries mapping, with its
+// versions emitted as sequence items at indent 4.
+type chartText struct {
+	name *yaml.Node
+	body []byte
+}
+
+// writeMirror writes root's keys in order, with entries as given.
+func writeMirror(iw *indexWriter, root *yaml.Node, entries []chartText) {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if k.Value != "entries" {
+			emitMapping(&iw.buf, &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{k, v}}, 0, "", nil)
+			iw.spill()
+			continue
+		}
+		emitScalar(&iw.buf, k)
+		if len(entries) == 0 {
+			iw.buf.WriteString(": {}\n")
+			continue
+		}
+		iw.buf.WriteString(":\n")
+		for _, c := range entries {
+			iw.buf.WriteString("  ")
+			emitScalar(&iw.buf, c.name)
+			iw.buf.WriteString(":\n")
+			iw.buf.Write(c.body)
+			iw.spill()
+		}
+	}
+}
+
+// mirrorIndex reads the upstream index kept in req.Files, one chart name at a
+// time, and returns its top-level mapping and its entries rewritten.
+func (f *Format) mirrorIndex(ctx context.Context, req formats.RenderRequest) (*yaml.Node, []chartText, error) {
 	var top *formats.File
 	for i := range req.Files {
 		if req.Files[i].Path == IndexPath {
@@ -69,20 +140,20 @@ func (f *Format) mirrorIndex(ctx context.Context, req formats.RenderRequest) (*y
 		}
 	}
 	if top == nil || req.Open == nil {
-		return nil, fmt.Errorf("no upstream %s kept", IndexPath)
+		return nil, nil, fmt.Errorf("no upstream %s kept", IndexPath)
 	}
 	rc, err := req.Open(ctx, top.Digest)
 	if err != nil {
-		return nil, fmt.Errorf("opening upstream %s: %w", IndexPath, err)
+		return nil, nil, fmt.Errorf("opening upstream %s: %w", IndexPath, err)
 	}
 	data, err := io.ReadAll(io.LimitReader(rc, DefaultMaxIndexSize+1))
 	rc.Close()
 	if err != nil {
-		return nil, fmt.Errorf("reading upstream %s: %w", IndexPath, err)
+		return nil, nil, fmt.Errorf("reading upstream %s: %w", IndexPath, err)
 	}
-	ix, err := ParseIndex(data)
+	r, err := openIndex(data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	byDigest := make(map[string][]int, len(req.Items))
 	byPath := make(map[string]int, len(req.Items))
@@ -94,44 +165,51 @@ func (f *Format) mirrorIndex(ctx context.Context, req formats.RenderRequest) (*y
 		byPath[it.Path] = i
 	}
 	used := make([]bool, len(req.Items))
-	entries := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	var cur *yaml.Node
-	curName := ""
+	var out []chartText
+	var b bytes.Buffer
 	add := func(name string, n *yaml.Node) {
-		if cur == nil || curName != name {
-			cur = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-			curName = name
-			entries.Content = append(entries.Content, scalar(name), cur)
+		if len(out) == 0 || out[len(out)-1].name.Value != name {
+			out = append(out, chartText{name: scalar(name)})
 		}
-		cur.Content = append(cur.Content, n)
+		b.Reset()
+		emitMapping(&b, n, 6, "    - ", nil)
+		c := &out[len(out)-1]
+		c.body = append(c.body, b.Bytes()...)
 	}
-	for i := range ix.Entries {
-		if i%ctxEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		e := &ix.Entries[i]
-		at := -1
-		if e.Digest != "" {
-			for _, j := range byDigest[e.Digest] {
-				if !used[j] {
-					at = j
-					break
+	var ents []Entry
+	var skipped []EntryError
+	count := 0
+	for g := 0; g < r.len(); g++ {
+		ents, skipped = groupEntries(r.group(g), ents[:0], skipped[:0])
+		for i := range ents {
+			if count++; count%ctxEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, nil, err
 				}
 			}
-		} else if it, err := entryItem(e); err == nil {
-			// Digest-less entries (kept only under allow_digestless) match by path.
-			if j, ok := byPath[it.Path]; ok && !used[j] && req.Items[j].Name == e.Name && req.Items[j].Version == e.Version {
-				at = j
+			e := &ents[i]
+			at := -1
+			if e.Digest != "" {
+				for _, j := range byDigest[e.Digest] {
+					if !used[j] {
+						at = j
+						break
+					}
+				}
+			} else if it, err := entryItem(e); err == nil {
+				// Digest-less entries (kept only under allow_digestless) match by path.
+				if j, ok := byPath[it.Path]; ok && !used[j] && req.Items[j].Name == e.Name && req.Items[j].Version == e.Version {
+					at = j
+				}
 			}
+			if at < 0 {
+				continue // not held (filtered, failed, or a second entry for one file)
+			}
+			used[at] = true
+			setKey(e.Node, "urls", urlsNode(req.Items[at].Path))
+			add(e.Name, e.Node)
 		}
-		if at < 0 {
-			continue // not held (filtered, failed, or a second entry for one file)
-		}
-		used[at] = true
-		setKey(e.Node, "urls", urlsNode(req.Items[at].Path))
-		add(e.Name, e.Node)
+		clear(ents)
 	}
 	// Items the upstream index no longer names (should not happen: the state
 	// and the kept index come from one sync) keep their own fragment.
@@ -141,34 +219,29 @@ func (f *Format) mirrorIndex(ctx context.Context, req formats.RenderRequest) (*y
 		}
 		n, err := entryNode(&req.Items[i], req.Now)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		add(req.Items[i].Name, n)
 	}
-	sortEntries(entries)
-	root := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	for i := 0; i+1 < len(ix.Root.Content); i += 2 {
-		k, v := ix.Root.Content[i], ix.Root.Content[i+1]
-		if k.Value == "entries" {
-			v = entries
-		}
-		root.Content = append(root.Content, k, v)
-	}
-	return root, nil
+	sort.SliceStable(out, func(i, j int) bool { return out[i].name.Value < out[j].name.Value })
+	return r.root, out, nil
 }
 
 // regenerate writes a fresh index from the items' kept entries.
-func (f *Format) regenerate(ctx context.Context, req formats.RenderRequest, b *bytes.Buffer) error {
+func (f *Format) regenerate(ctx context.Context, req formats.RenderRequest, iw *indexWriter) error {
+	b := &iw.buf
 	order := make([]int, len(req.Items))
+	parsed := make([]*semver.Version, len(req.Items))
 	for i := range order {
 		order[i] = i
+		parsed[i], _ = semver.NewVersion(req.Items[i].Version)
 	}
 	sort.SliceStable(order, func(a, b int) bool {
 		x, y := &req.Items[order[a]], &req.Items[order[b]]
 		if x.Name != y.Name {
 			return x.Name < y.Name
 		}
-		if c := f.Compare(x.Version, y.Version); c != 0 {
+		if c := compareParsed(x.Version, y.Version, parsed[order[a]], parsed[order[b]]); c != 0 {
 			return c > 0
 		}
 		return x.Path < y.Path
@@ -199,7 +272,8 @@ func (f *Format) regenerate(ctx context.Context, req formats.RenderRequest, b *b
 			return fmt.Errorf("rendering %s: %s: %w", IndexPath, it.Path, err)
 		}
 		hasCreated := false
-		for j, line := range bytes.Split(bytes.TrimSuffix(frag, []byte("\n")), []byte("\n")) {
+		for j, line := 0, []byte(nil); len(frag) > 0; j++ {
+			line, frag, _ = bytes.Cut(frag, []byte("\n"))
 			if j == 0 {
 				b.WriteString("    - ")
 			} else {
@@ -218,6 +292,7 @@ func (f *Format) regenerate(ctx context.Context, req formats.RenderRequest, b *b
 		b.WriteString("      urls:\n        - ")
 		emitString(b, (&url.URL{Path: it.Path}).String())
 		b.WriteByte('\n')
+		iw.spill()
 	}
 	b.WriteString("generated: " + strconv.Quote(req.Now.UTC().Format(time.RFC3339Nano)) + "\n")
 	return nil
@@ -259,7 +334,9 @@ func ours(b []byte, it *formats.Item) bool {
 		return false
 	}
 	var name, version bool
-	for _, line := range bytes.Split(b[:len(b)-1], []byte("\n")) {
+	for rest := b; len(rest) > 0; {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
 		if len(line) == 0 {
 			return false
 		}
@@ -330,20 +407,6 @@ func setKey(m *yaml.Node, k string, v *yaml.Node) {
 		}
 	}
 	m.Content = append(m.Content, scalar(k), v)
-}
-
-// sortEntries orders an entries mapping by chart name, keeping each list's order.
-func sortEntries(m *yaml.Node) {
-	type pair struct{ k, v *yaml.Node }
-	ps := make([]pair, 0, len(m.Content)/2)
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		ps = append(ps, pair{m.Content[i], m.Content[i+1]})
-	}
-	sort.SliceStable(ps, func(i, j int) bool { return ps[i].k.Value < ps[j].k.Value })
-	m.Content = m.Content[:0]
-	for _, p := range ps {
-		m.Content = append(m.Content, p.k, p.v)
-	}
 }
 
 func copyFile(ctx context.Context, req formats.RenderRequest, fl formats.File) error {

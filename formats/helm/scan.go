@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/Masterminds/semver/v3"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/chantal-lite/chantal/formats"
@@ -50,39 +49,48 @@ func (f *Format) Scan(ctx context.Context, req formats.ScanRequest, yield func(f
 	if err != nil {
 		return err
 	}
-	ix, err := ParseIndex(data)
+	r, err := openIndex(data)
 	if err != nil {
 		return err
 	}
-	for i := range ix.Skipped {
-		log.Warn("skipping index entry", "err", ix.Skipped[i].Error())
-	}
 	allowNoDigest := req.Params[ParamAllowDigestless] == "true"
-	seen := make(map[string]bool, len(ix.Entries))
-	for i := range ix.Entries {
-		if i%ctxEvery == 0 {
-			if err := ctx.Err(); err != nil {
+	seen := make(map[string]bool)
+	var (
+		entries []Entry
+		skipped []EntryError
+		count   int
+	)
+	for g := 0; g < r.len(); g++ {
+		entries, skipped = groupEntries(r.group(g), entries[:0], skipped[:0])
+		for i := range skipped {
+			log.Warn("skipping index entry", "err", skipped[i].Error())
+		}
+		for i := range entries {
+			if count++; count%ctxEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			e := &entries[i]
+			if e.Digest == "" && !allowNoDigest {
+				log.Warn("skipping chart without a usable digest", "chart", e.Name, "version", e.Version, "why", e.DigestNote)
+				continue
+			}
+			it, err := entryItem(e)
+			if err != nil {
+				log.Warn("skipping index entry", "chart", e.Name, "version", e.Version, "err", err)
+				continue
+			}
+			if seen[it.Path] {
+				log.Warn("index lists a chart path twice; keeping the first", "path", it.Path, "chart", e.Name, "version", e.Version)
+				continue
+			}
+			seen[it.Path] = true
+			if err := yield(formats.Entry{Item: &it}); err != nil {
 				return err
 			}
 		}
-		e := &ix.Entries[i]
-		if e.Digest == "" && !allowNoDigest {
-			log.Warn("skipping chart without a usable digest", "chart", e.Name, "version", e.Version, "why", e.DigestNote)
-			continue
-		}
-		it, err := entryItem(e)
-		if err != nil {
-			log.Warn("skipping index entry", "chart", e.Name, "version", e.Version, "err", err)
-			continue
-		}
-		if seen[it.Path] {
-			log.Warn("index lists a chart path twice; keeping the first", "path", it.Path, "chart", e.Name, "version", e.Version)
-			continue
-		}
-		seen[it.Path] = true
-		if err := yield(formats.Entry{Item: &it}); err != nil {
-			return err
-		}
+		clear(entries) // drop the block's nodes
 	}
 	return nil
 }
@@ -137,7 +145,7 @@ func entryItem(e *Entry) (formats.Item, error) {
 	if e.Deprecated {
 		it.Fields[FieldDeprecated] = "true"
 	}
-	if v, err := semver.NewVersion(e.Version); err == nil && v.Prerelease() != "" {
+	if e.prerelease {
 		it.Fields[FieldPrerelease] = "true"
 	}
 	for i := 0; i+1 < len(e.Node.Content); i += 2 {

@@ -14,20 +14,23 @@ import (
 // invalid ones compare as strings. Versions equal in SemVer order but written
 // differently ("1.0.0+a", "1.0.0+b") compare by their text, so the order is total.
 func (f *Format) Compare(a, b string) int {
-	va, ea := semver.NewVersion(a)
-	vb, eb := semver.NewVersion(b)
+	va, _ := semver.NewVersion(a)
+	vb, _ := semver.NewVersion(b)
+	return compareParsed(a, b, va, vb)
+}
+
+// compareParsed is Compare with the versions already parsed (nil when not
+// SemVer).
+func compareParsed(a, b string, va, vb *semver.Version) int {
 	switch {
-	case ea != nil && eb != nil:
+	case va == nil && vb == nil:
 		return strings.Compare(a, b)
-	case ea != nil:
+	case va == nil:
 		return -1
-	case eb != nil:
+	case vb == nil:
 		return 1
 	}
-	if c := va.Compare(vb); c != 0 {
-		return c
-	}
-	return 0
+	return va.Compare(vb)
 }
 
 // MatchVersion implements formats.VersionMatcher with Masterminds/semver
