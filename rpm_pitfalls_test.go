@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -31,17 +32,20 @@ type rpmUpstream struct {
 	url  string
 	mu   sync.Mutex
 	bad  map[string]bool
+	hits map[string]int
 	tick int
 }
 
 func newRPMUpstream(t testing.TB, from string) *rpmUpstream {
 	t.Helper()
-	u := &rpmUpstream{dir: t.TempDir(), bad: map[string]bool{}}
+	u := &rpmUpstream{dir: t.TempDir(), bad: map[string]bool{}, hits: map[string]int{}}
 	copyTree(t, from, u.dir)
 	fs := http.FileServer(http.Dir(u.dir))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
-		bad := u.bad[strings.TrimPrefix(r.URL.Path, "/")]
+		p := strings.TrimPrefix(r.URL.Path, "/")
+		bad := u.bad[p]
+		u.hits[p]++
 		u.mu.Unlock()
 		if bad {
 			http.Error(w, "injected failure", http.StatusInternalServerError)
@@ -52,6 +56,12 @@ func newRPMUpstream(t testing.TB, from string) *rpmUpstream {
 	t.Cleanup(srv.Close)
 	u.url = srv.URL + "/"
 	return u
+}
+
+func (u *rpmUpstream) hitsOf(p string) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.hits[p]
 }
 
 func (u *rpmUpstream) breakPath(p string, broken bool) {
@@ -192,6 +202,11 @@ func TestRPMGPGCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	rr := res.Repos[0]
+	// Pitfall #33: repomd.xml is fetched once; its signature is checked over
+	// exactly the bytes parsed.
+	if n := up.hitsOf("repodata/repomd.xml"); n != 1 {
+		t.Errorf("repomd.xml fetched %d times, want once", n)
+	}
 	if !errors.Is(res.Err(), chantal.ErrPartial) {
 		t.Fatalf("Err() = %v, want ErrPartial (unsigned packages)", res.Err())
 	}
@@ -500,4 +515,89 @@ func bumpRevision(t testing.TB, up *rpmUpstream) {
 		t.Fatal(err)
 	}
 	up.touch(t, p)
+}
+
+// Pitfall #30/#35 in mirror mode: upstream's repomd.xml and its signature
+// are republished byte for byte, and the republished RPM-GPG-KEY-<repo>
+// verifies them (what dnf with repo_gpgcheck=1 and that gpgkey does).
+func TestRPMMirrorUpstreamKey(t *testing.T) {
+	up := newRPMUpstream(t, rpmFixtures)
+	repoKey := up.sign(t)
+	m := rpmMirrorWith(t, up.url, "mirror", "    verify: {keys: ["+repoKey+"]}")
+	if rr := syncEl(t, m); rr.Err != nil || len(rr.Failed) != 0 {
+		t.Fatalf("sync: %+v", rr)
+	}
+	pub := publishEl(t, m)
+	key, err := os.ReadFile(filepath.Join(pub.Target, "RPM-GPG-KEY-el"))
+	if err != nil {
+		t.Fatalf("upstream key not published: %v", err)
+	}
+	md, _ := os.ReadFile(filepath.Join(pub.Target, "repodata", "repomd.xml"))
+	sig, _ := os.ReadFile(filepath.Join(pub.Target, "repodata", "repomd.xml.asc"))
+	kr, err := pgp.ReadKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.VerifyDetached(md, sig, time.Now()); err != nil {
+		t.Errorf("published upstream signature does not verify with the published upstream key: %v", err)
+	}
+	if pub.KeyFile != "" {
+		t.Errorf("mirror mode wrote a signing key %s", pub.KeyFile)
+	}
+}
+
+// Pitfall #24: a feed without a trailing slash keeps its last path segment
+// when relative locations (repodata, packages, .treeinfo images) resolve.
+func TestRPMFeedWithoutTrailingSlash(t *testing.T) {
+	up := newRPMUpstream(t, rpmFixtures)
+	addTree(t, up, "kernel")
+	deep := http.NewServeMux()
+	deep.Handle("/dist/el9/os/", http.StripPrefix("/dist/el9/os", http.FileServer(http.Dir(up.dir))))
+	srv := httptest.NewServer(deep)
+	t.Cleanup(srv.Close)
+	m := rpmMirrorWith(t, srv.URL+"/dist/el9/os", "filtered", "")
+	if rr := syncEl(t, m); rr.Err != nil || len(rr.Failed) != 0 || len(rr.Added) != 5 {
+		t.Fatalf("sync: %+v", rr)
+	}
+	pub := publishEl(t, m)
+	if _, err := os.Stat(filepath.Join(pub.Target, "images", "pxeboot", "vmlinuz")); err != nil {
+		t.Errorf("tree image not mirrored: %v", err)
+	}
+}
+
+// Pitfall #29 and #22: a repository checksummed with sha512 (pkgids in
+// filelists/other too) is matched by NEVRA and deduplicated by the local
+// sha256: a rescan downloads nothing again.
+func TestRPMNonSHA256Repository(t *testing.T) {
+	bin, err := exec.LookPath("createrepo_c")
+	if err != nil {
+		if os.Getenv("CHANTAL_E2E") == "require" {
+			t.Fatalf("createrepo_c not found and CHANTAL_E2E=require: %v", err)
+		}
+		t.Skip("createrepo_c not installed (Debian: apt-get install createrepo-c)")
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "Packages"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyTree(t, filepath.Join(rpmFixtures, "Packages"), filepath.Join(dir, "Packages"))
+	if out, err := exec.Command(bin, "--quiet", "--no-database", "--checksum", "sha512", dir).CombinedOutput(); err != nil {
+		t.Fatalf("createrepo_c: %v\n%s", err, out)
+	}
+	up := newRPMUpstream(t, dir)
+	m := rpmMirrorWith(t, up.url, "filtered", "")
+	rr := syncEl(t, m)
+	if rr.Err != nil || len(rr.Failed) != 0 || rr.Downloaded != 5 {
+		t.Fatalf("first sync: %+v", rr)
+	}
+	bumpRevision(t, up)
+	rr = syncEl(t, m)
+	if rr.Err != nil || rr.Unchanged || rr.Downloaded != 0 {
+		t.Fatalf("rescan downloaded again: %+v", rr)
+	}
+	// filelists matched by NEVRA: the published filelists lists every package.
+	pub := publishEl(t, m)
+	if locs := publishedPrimary(t, pub.Target); len(locs) != 5 {
+		t.Errorf("primary = %v", locs)
+	}
 }
