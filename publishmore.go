@@ -95,7 +95,10 @@ func (m *Mirror) viewJob(ctx context.Context, name string) (*pubJob, error) {
 		if err != nil {
 			return err
 		}
-		return m.loadMembers(tx, j, members)
+		if err := m.loadMembers(tx, j, members); err != nil {
+			return err
+		}
+		return m.applyErrataFilter(ctx, tx, j, vc)
 	})
 	if err != nil {
 		return nil, j.fail(err)
@@ -119,7 +122,13 @@ func (m *Mirror) viewSnapshotJob(ctx context.Context, ref string) (*pubJob, erro
 		if err != nil {
 			return err
 		}
-		return m.loadMembers(tx, j, vs.Members)
+		if err := m.loadMembers(tx, j, vs.Members); err != nil {
+			return err
+		}
+		if vc, ok := m.cfg.View(vname); ok {
+			return m.applyErrataFilter(ctx, tx, j, vc)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, j.fail(err)

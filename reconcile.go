@@ -173,6 +173,14 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 		keptFiles = append(keptFiles, kf...)
 	}
 
+	// Advisories of the repository's updateinfo (errata.go).
+	var advisories *pendingAdvisories
+	if !dryRun {
+		if keptFiles, advisories, err = rs.advisories(ctx, old, keptFiles); err != nil {
+			return err
+		}
+	}
+
 	// The new state, and what changed.
 	next := &catalog.State{Files: keptFiles}
 	for i, w := range want {
@@ -194,6 +202,9 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 		return nil
 	}
 	return m.update(ctx, func(tx *catalog.Tx) error {
+		if err := advisories.commit(tx); err != nil {
+			return err
+		}
 		for i, w := range want {
 			if failed[i] || known[i] {
 				continue
@@ -332,6 +343,9 @@ const linkKind = formats.LinkKindPrefix
 // splitLinks separates companion files from the repo-level files a format renders.
 func splitLinks(all []formats.File) (files, links []formats.File) {
 	for _, f := range all {
+		if f.Kind == catalog.FileKindAdvisories {
+			continue // state bookkeeping (errata.go), never published
+		}
 		if k, ok := strings.CutPrefix(f.Kind, linkKind); ok {
 			f.Kind = k
 			links = append(links, f)

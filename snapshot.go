@@ -308,6 +308,9 @@ type DiffResult struct {
 	StateB string `json:"state_b"`
 	Format string `json:"format"`
 	snapshot.Result
+	// Errata lists, per upgraded (name, arch), the advisories the upgrade
+	// applies (errata.go: new ≥ a fixed version > old).
+	Errata []UpgradeErrata `json:"errata,omitempty"`
 }
 
 // Diff compares a with b, each "REPO/NAME" (a snapshot) or a bare "REPO" (the
@@ -337,7 +340,7 @@ func (m *Mirror) Diff(ctx context.Context, a, b string) (*DiffResult, error) {
 			return err
 		}
 		res.Result = *r
-		return nil
+		return m.diffErrata(tx, ra, rb, sa, sb, res)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("diff %s %s: %w", a, b, err)

@@ -79,8 +79,14 @@ type owner struct {
 	path   string
 }
 
+// KindAdvisories is the File.Kind of a state's advisory set
+// (catalog.FileKindAdvisories): state bookkeeping that is never rendered,
+// so Merge drops such files.
+const KindAdvisories = "advisories"
+
 // Merge unions members under the collision rule of the package
-// documentation. Members' slices are not modified.
+// documentation, dropping files of Kind KindAdvisories. Members' slices
+// are not modified.
 func Merge(members []Member) *Merged {
 	n := 0
 	for _, m := range members {
@@ -124,6 +130,9 @@ func Merge(members []Member) *Merged {
 	fileOwner := map[string]string{}
 	for _, m := range members {
 		for _, f := range m.Files {
+			if f.Kind == KindAdvisories {
+				continue
+			}
 			if i, ok := files[f.Path]; ok {
 				if out.Files[i].Digest != f.Digest {
 					out.Collisions = append(out.Collisions, Collision{Reason: SameFile, Path: f.Path, Kept: fileOwner[f.Path], KeptPath: f.Path, Dropped: m.Name})
