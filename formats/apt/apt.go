@@ -130,6 +130,9 @@ type params struct {
 	suite   string
 	code    string
 	valid   time.Duration
+	// compress are the compressed variants written next to each plain
+	// index in filtered and hosted mode (".gz", ".xz").
+	compress []string
 }
 
 // parseParams validates the repository settings. Components, architectures
@@ -187,6 +190,20 @@ func parseParams(p map[string]string) (params, error) {
 	for _, v := range []string{out.origin, out.label, out.suite, out.code} {
 		if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 			return out, fmt.Errorf("%w: release field %q has a control character", ErrConfig, clip(v))
+		}
+	}
+	out.compress = []string{".gz", ".xz"}
+	if s := p["compression"]; s != "" && s != "auto" {
+		out.compress = nil
+		for c := range strings.SplitSeq(s, ",") {
+			switch c = strings.TrimSpace(c); c {
+			case "gz", "xz":
+				if !contains(out.compress, "."+c) {
+					out.compress = append(out.compress, "."+c)
+				}
+			default:
+				return out, fmt.Errorf("%w: compression %q: apt indexes are written as gz and/or xz", ErrConfig, clip(c))
+			}
 		}
 	}
 	if s := p["valid_until"]; s != "" {

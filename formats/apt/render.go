@@ -201,7 +201,7 @@ func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	files, err := writeIndexes(ctx, req.Sink, p.base(), idx, p.byHash)
+	files, err := writeIndexes(ctx, req.Sink, p.base(), idx, p.byHash, p.compress)
 	if err != nil {
 		return err
 	}
@@ -410,15 +410,16 @@ func missingArtifact(fs []field, dir string, published map[string]string) string
 	return ""
 }
 
-// writeIndexes writes every index uncompressed, gzip and xz (compressed in
-// parallel), with by-hash copies, and returns what the Release lists.
-func writeIndexes(ctx context.Context, sink formats.Sink, base string, idx []index, byHash bool) ([]rendered, error) {
+// writeIndexes writes every index uncompressed and in each of the
+// compressions (in parallel across indexes and compressions), with by-hash
+// copies, and returns what the Release lists.
+func writeIndexes(ctx context.Context, sink formats.Sink, base string, idx []index, byHash bool, exts []string) ([]rendered, error) {
 	var mu sync.Mutex
 	var out []rendered
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
 	for _, ix := range idx {
-		for _, ext := range []string{"", ".gz", ".xz"} {
+		for _, ext := range append([]string{""}, exts...) {
 			g.Go(func() error {
 				data := ix.data
 				if ext != "" {

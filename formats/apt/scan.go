@@ -137,6 +137,9 @@ type scanner struct {
 	comps  []string
 	archs  []string
 	fields []field
+	// fieldMaps are recent items' Fields maps, by their values.
+	fieldMaps map[string]map[string]string
+	key       []byte
 	// topPath is the Release or InRelease read, payload its (verified) text.
 	topPath string
 	payload []byte
@@ -390,31 +393,69 @@ func (s *scanner) binaryItem(raw []byte, comp string, udeb bool) (formats.Item, 
 	if err != nil {
 		return it, err
 	}
-	if it.Digest, err = pool.Parse(strings.ToLower(sha)); err != nil {
+	sha = strings.ToLower(sha) // no copy when it already is
+	if it.Digest, err = pool.Parse(sha); err != nil {
 		return it, fmt.Errorf("bad SHA256: %w", err)
 	}
-	it.Checksums = formats.Checksums{"sha256": it.Digest.String()}
+	it.Checksums = formats.Checksums{"sha256": sha}
 	for _, c := range []struct{ field, alg string }{{"MD5sum", "md5"}, {"SHA1", "sha1"}, {"SHA512", "sha512"}} {
 		if v, ok := get(fs, c.field); ok && isHex(string(v)) {
 			it.Checksums[c.alg] = strings.ToLower(string(v))
 		}
 	}
-	it.Fields = map[string]string{}
-	if comp != "" {
-		it.Fields["component"] = comp
+	var sec, prio []byte
+	if v, ok := get(fs, "Section"); ok && len(v) > 0 && !bytes.ContainsAny(v, "\n") {
+		sec = v
 	}
-	for _, c := range []struct{ field, key string }{{"Section", "section"}, {"Priority", "priority"}} {
-		if v, ok := get(fs, c.field); ok && len(v) > 0 && !bytes.ContainsAny(v, "\n") {
-			it.Fields[c.key] = string(v)
-		}
+	if v, ok := get(fs, "Priority"); ok && len(v) > 0 && !bytes.ContainsAny(v, "\n") {
+		prio = v
 	}
-	it.Fields["source"] = sourceName(fs, it.Name)
-	s.releaseFields(it.Fields)
-	if udeb {
-		it.Fields["udeb"] = "true"
-	}
+	it.Fields = s.fieldsFor(comp, sec, prio, sourceName(fs, it.Name), udeb)
 	it.Fragments = map[string][]byte{FragmentStanza: bytes.Clone(raw)}
 	return it, nil
+}
+
+// maxFieldMaps bounds the window of shared Fields maps.
+const maxFieldMaps = 4096
+
+// fieldsFor returns the Fields of a binary item. Items with the same values
+// share one map (the binaries of one source package usually do): at 63,000
+// items a map each is a sixth of the memory a scan keeps. Fields are read-only
+// for everyone but their creator; Upload sets a component only on the fresh
+// map of an Inspect.
+func (s *scanner) fieldsFor(comp string, sec, prio []byte, src string, udeb bool) map[string]string {
+	k := append(s.key[:0], comp...)
+	k = append(append(k, 0), sec...)
+	k = append(append(k, 0), prio...)
+	k = append(append(k, 0), src...)
+	if udeb {
+		k = append(k, 0, 'u')
+	}
+	s.key = k
+	if m, ok := s.fieldMaps[string(k)]; ok {
+		return m
+	}
+	m := map[string]string{"source": src}
+	if comp != "" {
+		m["component"] = comp
+	}
+	if sec != nil {
+		m["section"] = string(sec)
+	}
+	if prio != nil {
+		m["priority"] = string(prio)
+	}
+	s.releaseFields(m)
+	if udeb {
+		m["udeb"] = "true"
+	}
+	if s.fieldMaps == nil || len(s.fieldMaps) >= maxFieldMaps {
+		// Binaries of one source are near each other in Packages (sorted by
+		// name): a window of recent maps finds most of them.
+		s.fieldMaps = make(map[string]map[string]string, maxFieldMaps)
+	}
+	s.fieldMaps[string(k)] = m
+	return m
 }
 
 // releaseFields records the upstream Suite and Codename on an item, so that

@@ -1,0 +1,118 @@
+package chantal_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/chantal-lite/chantal"
+	"github.com/chantal-lite/chantal/config"
+)
+
+// BenchmarkAPTRepublishUnchanged publishes a hosted apt repository of 20,000
+// uploaded packages (CHANTAL_BENCH_APT_ITEMS overrides) once, then measures what a second chantal.Open + Publish of the same state
+// costs (the facade's Key short-circuit: nothing is rendered or linked).
+func BenchmarkAPTRepublishUnchanged(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	yaml := fmt.Sprintf(`
+storage:
+  base_path: %s
+  published_path: %s
+repositories:
+  - id: deb
+    type: apt
+    mode: hosted
+    apt: {distribution: stable, components: [main, contrib], architectures: [amd64, arm64]}
+`, filepath.Join(dir, "data"), filepath.Join(dir, "pub"))
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	open := func() *chantal.Mirror {
+		cfg, err := config.Load(cfgPath, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := chantal.Open("", chantal.WithConfig(cfg), chantal.WithNoSync())
+		if err != nil {
+			b.Fatal(err)
+		}
+		return m
+	}
+	m := open()
+	n := 20000
+	if v, err := strconv.Atoi(os.Getenv("CHANTAL_BENCH_APT_ITEMS")); err == nil && v > 0 {
+		n = v
+	}
+	debs := make([]string, 0, n)
+	for i := range n {
+		debs = append(debs, writeBenchDeb(b, filepath.Join(dir, "debs"), i))
+	}
+	if _, err := m.Upload(ctx, chantal.UploadRequest{Repo: "deb", Files: debs}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := m.Publish(ctx, chantal.PublishRequest{Repo: "deb"}); err != nil {
+		b.Fatal(err)
+	}
+	m.Close()
+	b.ReportMetric(float64(n), "items")
+	b.ResetTimer()
+	for b.Loop() {
+		m := open()
+		res, err := m.Publish(ctx, chantal.PublishRequest{Repo: "deb"})
+		if err != nil || !res.Unchanged {
+			b.Fatalf("republish = %+v, %v", res, err)
+		}
+		m.Close()
+	}
+}
+
+// writeBenchDeb writes a minimal valid .deb (ar: debian-binary, control.tar.gz
+// with ./control, empty data.tar.gz) for package bench<i>.
+func writeBenchDeb(b *testing.B, dir string, i int) string {
+	b.Helper()
+	tgz := func(files map[string]string) []byte {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		tw := tar.NewWriter(zw)
+		for name, body := range files {
+			tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+			tw.Write([]byte(body))
+		}
+		tw.Close()
+		zw.Close()
+		return buf.Bytes()
+	}
+	arch := "amd64"
+	if i%5 == 0 {
+		arch = "all"
+	}
+	ctl := fmt.Sprintf("Package: bench%d\nSource: benchsrc%d\nVersion: 1.%d-1\nArchitecture: %s\nMaintainer: bench <bench@example.invalid>\nInstalled-Size: 1\nDepends: libc6 (>= 2.34)\nSection: libs\nPriority: optional\nDescription: benchmark package %d\n long description line\n", i, i/3, i%17, arch, i)
+	var ar bytes.Buffer
+	ar.WriteString("!<arch>\n")
+	for _, m := range []struct {
+		name string
+		data []byte
+	}{{"debian-binary", []byte("2.0\n")}, {"control.tar.gz", tgz(map[string]string{"./control": ctl})}, {"data.tar.gz", tgz(nil)}} {
+		fmt.Fprintf(&ar, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", m.name, 0, 0, 0, "100644", len(m.data))
+		ar.Write(m.data)
+		if len(m.data)%2 == 1 {
+			ar.WriteByte('\n')
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	p := filepath.Join(dir, fmt.Sprintf("bench%d_%s.deb", i, arch))
+	if err := os.WriteFile(p, ar.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
