@@ -292,10 +292,18 @@ var replaced = map[string]bool{"filename": true, "size": true, "md5sum": true, "
 func (w *stanzaWriter) packages(items []*formats.Item, arch string, flat bool) []byte {
 	var out bytes.Buffer
 	bw := bufio.NewWriter(&out)
+	last := ""
 	for _, it := range items {
 		if !flat && it.Arch != arch && it.Arch != "all" {
 			continue
 		}
+		if it.Path == last {
+			// One stanza per published file (items are sorted by name,
+			// version, arch and path, so a repeated path is adjacent).
+			w.log.Warn("skipping a second package published at the same path", "path", it.Path)
+			continue
+		}
+		last = it.Path
 		fs, ok := w.parse(it)
 		if !ok {
 			continue
