@@ -220,7 +220,7 @@ func TestHelmE2EMirror(t *testing.T) {
 	}
 	t.Run("verify", func(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(target, "charts/gamma-0.1.0.tgz.prov")); err != nil {
-			t.Skip("the facade does not mirror .prov files yet (formats/helm.ProvenancePath, CheckProvenance)")
+			t.Fatalf("provenance not published beside its chart: %v", err)
 		}
 		h.run("pull", "mirror/gamma", "--verify", "--keyring", filepath.Join(helmFixtures, "keyring.gpg"), "-d", t.TempDir())
 	})
@@ -259,7 +259,7 @@ func TestHelmE2EFiltered(t *testing.T) {
 	}
 	t.Run("verify", func(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(target, "charts/gamma-0.1.0.tgz.prov")); err != nil {
-			t.Skip("the facade does not mirror .prov files yet (formats/helm.ProvenancePath, CheckProvenance)")
+			t.Fatalf("provenance not published beside its chart: %v", err)
 		}
 		h.run("pull", "filtered/gamma", "--verify", "--keyring", filepath.Join(helmFixtures, "keyring.gpg"), "-d", t.TempDir())
 	})
@@ -347,5 +347,156 @@ func checkHelmOrder(t *testing.T, got []string) {
 		if a[0] == b[0] && f.Compare(a[1], b[1]) <= 0 {
 			t.Errorf("helm lists %s before %s; Compare disagrees", got[i-1], got[i])
 		}
+	}
+}
+
+// helmLoggingServer serves dir and records each request's path and status.
+type helmLoggingServer struct {
+	mu  sync.Mutex
+	log []string // "path status"
+	srv *httptest.Server
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(c int) { w.code = c; w.ResponseWriter.WriteHeader(c) }
+
+func helmLogDir(t *testing.T, dir string) *helmLoggingServer {
+	l := &helmLoggingServer{}
+	fs := http.FileServer(http.Dir(dir))
+	l.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		fs.ServeHTTP(sw, r)
+		l.mu.Lock()
+		l.log = append(l.log, fmt.Sprintf("%s %d", strings.TrimPrefix(r.URL.Path, "/"), sw.code))
+		l.mu.Unlock()
+	}))
+	t.Cleanup(l.srv.Close)
+	return l
+}
+
+// take returns the requests logged since the last call.
+func (l *helmLoggingServer) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.log
+	l.log = nil
+	return out
+}
+
+// helmCopyRepo copies the fixture repository to a temporary directory.
+func helmCopyRepo(t *testing.T) string {
+	dir := t.TempDir()
+	root := filepath.Join(helmFixtures, "repo")
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		helmWriteFile(t, filepath.Join(dir, rel), b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestHelmUnchangedIndex: a second sync of an unchanged upstream is a no-op
+// costing exactly one request, the conditional GET of index.yaml (the index
+// is fetched once per sync, never a second time by the scan: no TOCTOU). A
+// changed index is fetched once too, and the next publish follows it.
+func TestHelmUnchangedIndex(t *testing.T) {
+	dir := helmCopyRepo(t)
+	up := helmLogDir(t, dir)
+	m, _ := helmMirror(t, up.srv.URL+"/", "    mode: mirror")
+	rr, _ := helmSyncPublish(t, m)
+	if rr.Downloaded != 7 {
+		t.Fatalf("first sync downloaded %d charts, want 7", rr.Downloaded)
+	}
+	first := up.take()
+	n := 0
+	for _, r := range first {
+		if strings.HasPrefix(r, helm.IndexPath+" ") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("first sync requested index.yaml %d times, want once: %v", n, first)
+	}
+
+	again := mustSync(t, m, chantal.SyncRequest{Repos: []string{"charts"}})
+	reqs := up.take()
+	if !again.Unchanged || again.Downloaded != 0 {
+		t.Errorf("second sync was not a no-op: %+v", again)
+	}
+	if len(reqs) != 1 || (reqs[0] != "index.yaml 304" && reqs[0] != "index.yaml 200") {
+		t.Fatalf("second sync made requests %v, want exactly one for index.yaml (304, or 200 with identical bytes)", reqs)
+	}
+
+	// Upstream drops gamma: one index request, nothing downloaded, gamma unpublished.
+	idx, err := os.ReadFile(filepath.Join(dir, "index.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := bytes.Index(idx, []byte("\n  gamma:\n"))
+	end := bytes.Index(idx, []byte("\n  zeta:\n"))
+	if start < 0 || end < start {
+		t.Fatal("fixture index layout changed")
+	}
+	helmWriteFile(t, filepath.Join(dir, "index.yaml"), append(idx[:start:start], idx[end:]...))
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(filepath.Join(dir, "index.yaml"), later, later)
+	rr, target := helmSyncPublish(t, m)
+	reqs = up.take()
+	if len(reqs) != 1 || reqs[0] != "index.yaml 200" || len(rr.Removed) != 1 || rr.Downloaded != 0 {
+		t.Errorf("sync after upstream dropped gamma: requests %v, removed %v, downloaded %d", reqs, rr.Removed, rr.Downloaded)
+	}
+	pubIdx, err := os.ReadFile(filepath.Join(target, "index.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(pubIdx, []byte("gamma")) {
+		t.Errorf("published index still lists gamma:\n%s", pubIdx)
+	}
+	// gamma's file stays until no kept metadata version names it (publish.KeepVersions).
+}
+
+// TestHelmDigestMismatch: a chart whose bytes do not match the index digest
+// fails alone (it is neither stored nor published), and a chart with the same
+// bytes listed correctly elsewhere in the same sync is unharmed. (Filtered
+// mode: a mirror-mode repository keeps its previous state when any payload
+// fails.)
+func TestHelmDigestMismatch(t *testing.T) {
+	dir := helmCopyRepo(t)
+	// alpha-0.2.0.tgz now holds alpha-0.1.0's bytes; the index still says 0.2.0's digest.
+	good := helmFixtureBytes(t, "repo/charts/alpha-0.1.0.tgz")
+	helmWriteFile(t, filepath.Join(dir, "charts/alpha-0.2.0.tgz"), good)
+	up := helmServeDir(t, dir)
+	m, _ := helmMirror(t, up.srv.URL+"/", "    mode: filtered")
+	rr := mustSync(t, m, chantal.SyncRequest{Repos: []string{"charts"}})
+	if rr.Err != nil || len(rr.Failed) != 1 || rr.Failed[0].Path != "charts/alpha-0.2.0.tgz" {
+		t.Fatalf("sync: err %v, failed %v; want only alpha-0.2.0 failed", rr.Err, rr.Failed)
+	}
+	pub, err := m.Publish(context.Background(), chantal.PublishRequest{Repo: "charts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(pub.Target, "charts/alpha-0.1.0.tgz")); err != nil || !bytes.Equal(b, good) {
+		t.Errorf("alpha-0.1.0 not published intact: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(pub.Target, "charts/alpha-0.2.0.tgz")); err == nil {
+		t.Error("the mismatched chart was published")
+	}
+	idx, _ := os.ReadFile(filepath.Join(pub.Target, "index.yaml"))
+	if bytes.Contains(idx, []byte("alpha-0.2.0")) {
+		t.Errorf("published index lists the chart that failed:\n%s", idx)
 	}
 }

@@ -349,3 +349,60 @@ func memOpen(files map[pool.Digest][]byte) func(context.Context, pool.Digest) (i
 		return io.NopCloser(bytes.NewReader(b)), nil
 	}
 }
+
+// countingSource records every path opened through it.
+type countingSource struct {
+	formats.Source
+	opened []string
+}
+
+func (c *countingSource) Open(ctx context.Context, p string) (io.ReadCloser, error) {
+	c.opened = append(c.opened, p)
+	return c.Source.Open(ctx, p)
+}
+
+// The facade fetches index.yaml once and passes it as Top; Scan must not fetch
+// it again (the original's second GET was a TOCTOU window), nor anything else.
+func TestScanWithTopMakesNoRequest(t *testing.T) {
+	f := helm.New(nil)
+	src := &countingSource{Source: loadTree(t, "repo")}
+	top := &formats.TopLevel{Path: helm.IndexPath, Data: readFixture(t, "repo/index.yaml")}
+	for _, mode := range []formats.Mode{formats.ModeMirror, formats.ModeFiltered} {
+		items := scanAll(t, f, formats.ScanRequest{Source: src, Top: top, Mode: mode})
+		if len(items) != 7 {
+			t.Errorf("%s: %d items", mode, len(items))
+		}
+	}
+	if len(src.opened) != 0 {
+		t.Errorf("Scan with Top opened %v", src.opened)
+	}
+	// Without Top it reads index.yaml exactly once.
+	scanAll(t, f, formats.ScanRequest{Source: src})
+	if strings.Join(src.opened, " ") != helm.IndexPath {
+		t.Errorf("Scan without Top opened %v, want index.yaml once", src.opened)
+	}
+}
+
+// OCI pulls go through oras-go in process: no helm binary, and so no registry
+// credentials on any command line (the original passed them on helm's argv).
+func TestNoExec(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := filepath.Glob("helmtest/*.go")
+	for _, p := range append(files, sub...) {
+		if strings.HasSuffix(p, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range []string{`"os/exec"`, `"syscall"`, `"golang.org/x/sys/`} {
+			if bytes.Contains(b, []byte(imp)) {
+				t.Errorf("%s imports %s: the helm format must not run programs", p, imp)
+			}
+		}
+	}
+}
