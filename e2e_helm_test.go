@@ -437,6 +437,7 @@ func TestHelmUnchangedIndex(t *testing.T) {
 	if !again.Unchanged || again.Downloaded != 0 {
 		t.Errorf("second sync was not a no-op: %+v", again)
 	}
+	t.Logf("second sync: %v", reqs)
 	if len(reqs) != 1 || (reqs[0] != "index.yaml 304" && reqs[0] != "index.yaml 200") {
 		t.Fatalf("second sync made requests %v, want exactly one for index.yaml (304, or 200 with identical bytes)", reqs)
 	}
