@@ -301,3 +301,31 @@ func copyTree(t testing.TB, src, dst string) {
 		}
 	}
 }
+
+// TestE2ERPMUpstreamKey: a mirror of a signed upstream republishes its key as
+// RPM-GPG-KEY-<repo>; stock dnf pointed at that URL alone (repo_gpgcheck=1,
+// gpgcheck=1) verifies upstream's repomd.xml.asc, installs the signed
+// package and refuses the unsigned one.
+func TestE2ERPMUpstreamKey(t *testing.T) {
+	bin := needDNF(t)
+	up := newRPMUpstream(t, rpmFixtures)
+	repoKey := up.sign(t)
+	pkgKey, _ := filepath.Abs(filepath.Join("testdata", "rpm", "RPM-GPG-KEY-fixtures"))
+	m := rpmMirrorWith(t, up.url, "mirror", fmt.Sprintf("    verify: {keys: [%s, %s]}", pkgKey, repoKey))
+	if rr := syncEl(t, m); rr.Err != nil || len(rr.Failed) != 0 {
+		t.Fatalf("sync: %+v", rr)
+	}
+	pub := publishEl(t, m)
+	base := serveDir(t, pub.Target)
+	env := newDNF(t, bin, base, "")
+	repo := fmt.Sprintf("[e2e]\nname=chantal-lite e2e\nbaseurl=%s\nenabled=1\nmetadata_expire=0\nskip_if_unavailable=0\n"+
+		"repo_gpgcheck=1\ngpgcheck=1\ngpgkey=%sRPM-GPG-KEY-el\n", base, base)
+	if err := os.WriteFile(filepath.Join(env.dir, "repos.d", "e2e.repo"), []byte(repo), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env.must("makecache")
+	env.must("install", "--setopt=tsflags=nodocs", "greet-data")
+	if out, err := env.run("install", "--setopt=tsflags=nodocs", "libgreet"); err == nil || !strings.Contains(out, "GPG check FAILED") {
+		t.Errorf("dnf with gpgcheck=1 did not refuse an unsigned package (%v):\n%s", err, out)
+	}
+}
