@@ -656,7 +656,17 @@ func (er *errataReader) packages(id catalog.StateID) ([]pkgVer, error) {
 		return ps, nil
 	}
 	var out []pkgVer
-	err := er.tx.WalkState(id, func(r catalog.Ref) error {
+	if err := er.walkPackages(id, func(p pkgVer) { out = append(out, p) }); err != nil {
+		return nil, err
+	}
+	er.states[id] = out
+	return out, nil
+}
+
+// walkPackages calls fn for each package of a state, reading each item
+// once per errataReader.
+func (er *errataReader) walkPackages(id catalog.StateID, fn func(pkgVer)) error {
+	return er.tx.WalkState(id, func(r catalog.Ref) error {
 		p, ok := er.items[r.Digest]
 		if !ok {
 			it, err := er.tx.Item(r.Digest)
@@ -675,15 +685,10 @@ func (er *errataReader) packages(id catalog.StateID) ([]pkgVer, error) {
 		}
 		if p.name != "" {
 			p.path = r.Path
-			out = append(out, p)
+			fn(p)
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	er.states[id] = out
-	return out, nil
 }
 
 // An errataTarget is what an advisory question is asked about: a
@@ -897,10 +902,22 @@ func (er *errataReader) baseState(f *config.ErrataFilter) (catalog.StateID, erro
 }
 
 // packagesOf returns the packages t holds (for an errata-filtered view, the
-// ones it publishes), grouped by name.
-func (er *errataReader) packagesOf(t *errataTarget) (map[string][]pkgVer, error) {
+// ones it publishes), grouped by name and by source name. With names set,
+// only packages of those (source) names are returned.
+func (er *errataReader) packagesOf(t *errataTarget, names map[string]bool) (map[string][]pkgVer, error) {
 	var all []pkgVer
-	if t.filter != nil {
+	if names != nil && t.filter == nil {
+		for _, id := range t.states {
+			err := er.walkPackages(id, func(p pkgVer) {
+				if names[p.name] || p.source != "" && names[p.source] {
+					all = append(all, p)
+				}
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+	} else if t.filter != nil {
 		items, err := er.filteredItems(t)
 		if err != nil {
 			return nil, err
@@ -1181,7 +1198,7 @@ func (m *Mirror) Errata(ctx context.Context, q ErrataQuery) ([]AdvisoryInfo, err
 		if err != nil {
 			return err
 		}
-		idx, err := er.packagesOf(t)
+		idx, err := er.packagesOf(t, nil)
 		if err != nil {
 			return err
 		}
@@ -1298,11 +1315,11 @@ func (m *Mirror) ErrataDiff(ctx context.Context, a, b string) (*ErrataDiffResult
 		if err != nil {
 			return err
 		}
-		idxA, err := er.packagesOf(ta)
+		idxA, err := er.packagesOf(ta, nil)
 		if err != nil {
 			return err
 		}
-		idxB, err := er.packagesOf(tb)
+		idxB, err := er.packagesOf(tb, nil)
 		if err != nil {
 			return err
 		}
@@ -1385,6 +1402,15 @@ func (m *Mirror) ErrataCVE(ctx context.Context, cve string) (*CVEReport, error) 
 			}
 		}
 		sortInfos(rep.Advisories)
+		names := map[string]bool{}
+		for _, a := range advs {
+			for _, p := range a.Packages {
+				names[p.Name] = true
+				for _, b := range p.Binaries {
+					names[b.Name] = true
+				}
+			}
+		}
 		targets, err := m.allTargets(tx)
 		if err != nil {
 			return err
@@ -1406,7 +1432,7 @@ func (m *Mirror) ErrataCVE(ctx context.Context, cve string) (*CVEReport, error) 
 					continue
 				}
 				if idx == nil {
-					if idx, err = er.packagesOf(t); err != nil {
+					if idx, err = er.packagesOf(t, names); err != nil {
 						return err
 					}
 				}
