@@ -182,6 +182,13 @@ func snapshotCommand(env *appEnv) *cli.Command {
 								fmt.Fprintf(w, "%s %s.%s %s\n", sec.mark, g.Name, g.Arch, g.versions())
 							}
 						}
+						for _, e := range d.Errata {
+							fmt.Fprintf(w, "! %s.%s %s → %s applies", e.Name, e.Arch, e.Old, e.New)
+							for _, a := range e.Advisories {
+								fmt.Fprintf(w, " %s (%s/%s)", a.ID, a.Type, a.Severity)
+							}
+							fmt.Fprintln(w)
+						}
 						for _, p := range d.FilesAdded {
 							fmt.Fprintf(w, "+ file %s\n", p)
 						}
