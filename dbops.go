@@ -1,10 +1,15 @@
 package chantal
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,7 +24,7 @@ type DBStats struct {
 	Repos, Items, Snapshots, ViewSnapshots, States, SyncRuns int
 	// Views is the number of configured views (views live in the configuration).
 	Views int
-	// Advisories is the number of errata records.
+	// Advisories is the number of advisory (errata) records.
 	Advisories int
 	// ItemBytes is the sum of every item's size.
 	ItemBytes int64
@@ -73,6 +78,12 @@ func (m *Mirror) DBStats(ctx context.Context) (*DBStats, error) {
 			for _, mb := range vs.Members {
 				holders[mb.State]++
 			}
+		}
+		if err := tx.WalkAdvisories(func(catalog.AdvisoryRecord) error {
+			st.Advisories++
+			return nil
+		}); err != nil {
+			return err
 		}
 		sizes := make(map[pool.Digest]int64, cs.Items)
 		if err := tx.WalkItems(func(it catalog.Item) error {
@@ -182,23 +193,33 @@ func (m *Mirror) VerifyDB(ctx context.Context, req VerifyDBRequest) (*VerifyDBRe
 	if par <= 0 {
 		par = max(m.cfg.Download.Parallel, 4)
 	}
+	// Group the blobs by pool directory and list each directory once: one
+	// getdents per few hundred blobs instead of one stat per blob.
+	byDir := map[string][]pool.Digest{}
+	for _, d := range live {
+		dir := filepath.Dir(m.pool.Path(d))
+		byDir[dir] = append(byDir[dir], d)
+	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	per := (len(live) + par - 1) / max(par, 1)
-	for start := 0; start < len(live); start += per {
-		part := live[start:min(start+per, len(live))]
+	g.SetLimit(par)
+	for dir, ds := range byDir {
 		g.Go(func() error {
-			for i, d := range part {
-				if i%1024 == 0 {
-					if err := gctx.Err(); err != nil {
-						return err
-					}
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			present := map[string]bool{}
+			ents, err := os.ReadDir(dir)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			for _, e := range ents {
+				if e.Type().IsRegular() {
+					present[e.Name()] = true
 				}
-				ok, err := m.pool.Has(d)
-				if err != nil {
-					return err
-				}
-				if !ok {
+			}
+			for _, d := range ds {
+				if !present[filepath.Base(m.pool.Path(d))] {
 					mu.Lock()
 					res.MissingCount++
 					if len(res.Missing) < maxMissing {
@@ -213,6 +234,7 @@ func (m *Mirror) VerifyDB(ctx context.Context, req VerifyDBRequest) (*VerifyDBRe
 	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("verify catalog: check pool: %w", err)
 	}
+	slices.SortFunc(res.Missing, func(a, b pool.Digest) int { return bytes.Compare(a[:], b[:]) })
 	if req.Rehash {
 		pr, err := m.VerifyPool(ctx, VerifyPoolRequest{Parallel: req.Parallel})
 		if err != nil {

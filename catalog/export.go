@@ -21,7 +21,8 @@ import (
 //	{"format":"chantal-lite-catalog","version":1}
 //
 // followed by the sections in this order, each sorted by its key: repo
-// lines (by id), item lines (by digest), state lines (by id, each followed
+// lines (by id), item lines (by digest), advisory lines (by source and id),
+// advisory_set lines (by id), state lines (by id, each followed
 // by its "ref" lines in state order), snapshot lines (by repo and name),
 // view_snapshot lines (by view and name), sync_run lines (by repo and seq),
 // publication lines (by target) and one "end" line with the counts. Every
@@ -47,6 +48,8 @@ const maxExportLine = 64 << 20
 type ExportCounts struct {
 	Repos         int
 	Items         int
+	Advisories    int
+	AdvisorySets  int
 	States        int
 	Refs          int
 	Snapshots     int
@@ -67,6 +70,13 @@ type xState struct {
 	Files []File `json:",omitempty"`
 }
 
+// xAdvisorySet is an advisory set line: the set's keys, re-encoded with
+// EncodeAdvisorySet on import (which must give the same ID).
+type xAdvisorySet struct {
+	ID   pool.Digest
+	Keys []AdvisoryKey
+}
+
 type xRef struct {
 	Path   string
 	Digest pool.Digest
@@ -80,6 +90,8 @@ type xRef struct {
 const (
 	xtRepo     = "repo"
 	xtItem     = "item"
+	xtAdvisory = "advisory"
+	xtAdvSet   = "advisory_set"
 	xtState    = "state"
 	xtRef      = "ref"
 	xtSnapshot = "snapshot"
@@ -96,6 +108,8 @@ type lineWriter struct {
 	ctx context.Context
 	buf bytes.Buffer
 	enc *json.Encoder
+	// release, if set, lets go of the mapped catalog pages read so far.
+	release func()
 }
 
 func newLineWriter(ctx context.Context, w io.Writer) *lineWriter {
@@ -111,6 +125,9 @@ func (lw *lineWriter) raw(typ string, obj []byte) error {
 	if lw.n%4096 == 0 {
 		if err := lw.ctx.Err(); err != nil {
 			return err
+		}
+		if lw.release != nil {
+			lw.release()
 		}
 	}
 	obj = bytes.TrimRight(obj, "\n")
@@ -138,7 +155,7 @@ func (lw *lineWriter) put(typ string, v any) error {
 
 // knownBuckets are the buckets Export and Import understand.
 func knownBuckets() []string {
-	return append(bucketNames(), bucketViewSnaps, bucketPublications)
+	return append(bucketNames(), bucketViewSnaps, bucketPublications, bucketAdvisories, bucketAdvCVEs, bucketAdvSets)
 }
 
 // checkKnownBuckets fails if the file has a non-empty bucket this build
@@ -167,6 +184,7 @@ func (tx *Tx) Export(ctx context.Context, w io.Writer) (ExportCounts, error) {
 		return n, err
 	}
 	lw := newLineWriter(ctx, w)
+	lw.release = func() { releaseMapped(tx) }
 	hdr, _ := json.Marshal(xHeader{Format: ExportFormat, Version: ExportVersion})
 	lw.w.Write(hdr)
 	lw.w.WriteByte('\n')
@@ -208,6 +226,27 @@ func (tx *Tx) exportRecords(lw *lineWriter, n *ExportCounts) error {
 	}); err != nil {
 		return err
 	}
+	if err := tx.WalkAdvisories(func(r AdvisoryRecord) error {
+		n.Advisories++
+		return lw.put(xtAdvisory, &r)
+	}); err != nil {
+		return err
+	}
+	if b := tx.bucket(bucketAdvSets); b != nil {
+		if err := b.ForEach(func(k, v []byte) error {
+			keys, err := DecodeAdvisorySet(v)
+			if err != nil {
+				return fmt.Errorf("advisory set %x: %w", k, err)
+			}
+			if len(k) != len(pool.Digest{}) {
+				return fmt.Errorf("advisory set key %x: %w", k, ErrCorrupt)
+			}
+			n.AdvisorySets++
+			return lw.put(xtAdvSet, xAdvisorySet{ID: pool.Digest(k), Keys: keys})
+		}); err != nil {
+			return err
+		}
+	}
 	c := tx.bucket(bucketStates).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if len(k) != len(StateID{}) {
@@ -248,13 +287,27 @@ func (tx *Tx) exportRecords(lw *lineWriter, n *ExportCounts) error {
 
 // lineReader reads bounded lines and knows their numbers.
 type lineReader struct {
-	r    *bufio.Reader
-	line int
-	buf  []byte
+	r       *bufio.Reader
+	line    int
+	buf     []byte
+	pending []byte // a line given back by unread
 }
 
-// next returns the next line without its newline, or io.EOF.
+// unread gives back the line next returned last; the next call of next
+// returns it again.
+func (lr *lineReader) unread(b []byte) {
+	lr.pending = append([]byte(nil), b...)
+	lr.line--
+}
+
+// next returns the next line without its newline, or io.EOF. The line is
+// valid until the next call.
 func (lr *lineReader) next() ([]byte, error) {
+	if p := lr.pending; p != nil {
+		lr.pending = nil
+		lr.line++
+		return p, nil
+	}
 	lr.buf = lr.buf[:0]
 	for {
 		frag, err := lr.r.ReadSlice('\n')
@@ -299,13 +352,22 @@ func lineType(b []byte) (string, bool) {
 
 // decodeLine decodes one record strictly: unknown members are errors.
 func (lr *lineReader) decodeLine(b []byte, v any) error {
+	if err := decodeStrict(b, v); err != nil {
+		return lr.errorf("%v", err)
+	}
+	return nil
+}
+
+// decodeStrict decodes one JSON value from b into v; unknown members and
+// trailing data are errors.
+func decodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return lr.errorf("%v", err)
+		return err
 	}
 	if dec.More() {
-		return lr.errorf("trailing data after the record")
+		return errors.New("trailing data after the record")
 	}
 	return nil
 }

@@ -54,6 +54,22 @@ func fillCatalog(tb testing.TB, db *catalog.DB, nItems int) {
 		}
 		return nil
 	})
+	update(tb, db, func(tx *catalog.Tx) error {
+		recs := []catalog.AdvisoryRecord{
+			{ID: "RHSA-2026:0001", Source: "updateinfo:el9", Type: "security", Severity: "Important", Issued: t0, Updated: t0,
+				CVEs: []string{"CVE-2026-0001", "cve-2026-0002"}, Data: []byte("{\"opaque\":true}\x00")},
+			{ID: "FEDORA-EPEL-2026-1", Source: "updateinfo:epel", Type: "bugfix"},
+		}
+		if err := tx.PutAdvisories(recs); err != nil {
+			return err
+		}
+		set, err := tx.PutAdvisorySet([]catalog.AdvisoryKey{recs[0].Key(), recs[1].Key()})
+		if err != nil {
+			return err
+		}
+		st.Files = append(st.Files, catalog.File{Path: "advisories", Digest: set.Digest(), Size: 64, Kind: catalog.FileKindAdvisories})
+		return nil
+	})
 	st.Sort()
 	idA := setState(tb, db, "el9", st)
 	half := &catalog.State{Refs: st.Refs[:len(st.Refs)/2]}
@@ -101,7 +117,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	if !bytes.HasPrefix(first, []byte(`{"format":"chantal-lite-catalog","version":1}`+"\n")) {
 		t.Fatalf("export does not start with the header: %.80q", first)
 	}
-	for _, typ := range []string{"repo", "item", "state", "ref", "snapshot", "view_snapshot", "sync_run", "publication", "end"} {
+	for _, typ := range []string{"repo", "item", "advisory", "advisory_set", "state", "ref", "snapshot", "view_snapshot", "sync_run", "publication", "end"} {
 		if !bytes.Contains(first, []byte(`{"type":"`+typ+`"`)) {
 			t.Errorf("export has no %s record", typ)
 		}
@@ -139,6 +155,9 @@ func TestExportImportRoundTrip(t *testing.T) {
 		}
 		if _, err := tx.ItemByChecksum("sha1", fmt.Sprintf("%040x", 1)); err != nil {
 			t.Errorf("checksum index: %v", err)
+		}
+		if got, err := tx.AdvisoriesByCVE("CVE-2026-0002"); err != nil || len(got) != 1 {
+			t.Errorf("CVE index after import: %v, %v", got, err)
 		}
 		runs, err := tx.SyncRuns("el9", 0)
 		if err != nil || len(runs) != 2 || runs[0].Status != "failed" {
@@ -179,7 +198,7 @@ func TestExportEmpty(t *testing.T) {
 	db := openTest(t)
 	got := string(exportBytes(t, db))
 	want := `{"format":"chantal-lite-catalog","version":1}` + "\n" +
-		`{"type":"end","Repos":0,"Items":0,"States":0,"Refs":0,"Snapshots":0,"ViewSnapshots":0,"SyncRuns":0,"Publications":0}` + "\n"
+		`{"type":"end","Repos":0,"Items":0,"Advisories":0,"AdvisorySets":0,"States":0,"Refs":0,"Snapshots":0,"ViewSnapshots":0,"SyncRuns":0,"Publications":0}` + "\n"
 	if got != want {
 		t.Errorf("empty export:\n%s\nwant:\n%s", got, want)
 	}

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/chantal-lite/chantal/pool"
 )
 
@@ -54,11 +52,12 @@ func (r *VerifyReport) add(kind, record, format string, a ...any) {
 // pool: every record decodes; every state's refs are sorted and unique, its
 // files sorted and unique, its chunks present and matching their hashes,
 // and its StateID equal to the hash recomputed from its content; every ref
-// names a stored item; every state a repository, snapshot or view snapshot
-// holds exists; every snapshot and sync run names a stored repository; the
-// checksum index points at stored items; and the reference counts of states
-// and chunks equal their holders. Problems are reported
-// in the result; the error is for I/O failures and cancellation only.
+// names a stored item and every advisory file a stored advisory set; every
+// state a repository, snapshot or view snapshot holds exists; every
+// snapshot and sync run names a stored repository; the checksum index
+// points at stored items; and the reference counts of states and chunks
+// equal their holders. Problems are reported in the result; the error is
+// for I/O failures and cancellation only.
 func (tx *Tx) Verify(ctx context.Context) (*VerifyReport, error) {
 	rep := &VerifyReport{}
 	holders := map[StateID]int{}
@@ -257,6 +256,14 @@ func (tx *Tx) verifyState(rep *VerifyReport, id StateID, v []byte, items map[poo
 			rep.add("state", name, "files not sorted or not unique at %q", rec.files[i].Path)
 		}
 	}
+	for _, f := range rec.files {
+		if f.Kind != FileKindAdvisories {
+			continue
+		}
+		if _, err := tx.AdvisorySet(AdvisorySetID(f.Digest)); err != nil {
+			rep.add("reference", name, "file %q names advisory set %s: %v", f.Path, f.Digest, err)
+		}
+	}
 	s := &State{Files: rec.files, Refs: make([]Ref, 0, rec.nrefs)}
 	broken := false
 	for _, cid := range rec.chunks {
@@ -303,15 +310,4 @@ func (tx *Tx) verifyState(rep *VerifyReport, id StateID, v []byte, items map[poo
 	if got, _ := encodeState(s); got != id {
 		rep.add("state", name, "content hashes to %s", got)
 	}
-}
-
-// verifyAll runs Verify in a read transaction.
-func (db *DB) verifyAll(ctx context.Context) (*VerifyReport, error) {
-	var rep *VerifyReport
-	err := db.bolt.View(func(btx *bolt.Tx) error {
-		var err error
-		rep, err = (&Tx{tx: btx}).Verify(ctx)
-		return err
-	})
-	return rep, err
 }
