@@ -129,6 +129,9 @@ type pubJob struct {
 	members    []catalog.ViewMember
 	now        time.Time
 	collisions []view.Collision
+	// load, when set, fills items and files; it runs only when the target
+	// does not already hold this publish (see unchangedTarget).
+	load func(ctx context.Context, j *pubJob) error
 }
 
 func (j *pubJob) fail(err error) error {
@@ -138,7 +141,8 @@ func (j *pubJob) fail(err error) error {
 	return fmt.Errorf("publish %s %s: %w", j.kind, j.name, err)
 }
 
-// repoJob loads a repository's current state.
+// repoJob loads a repository's current state; its items are read only when
+// the target does not already hold it.
 func (m *Mirror) repoJob(ctx context.Context, id string) (*pubJob, error) {
 	rc, err := m.repoConfig(id)
 	if err != nil {
@@ -157,8 +161,8 @@ func (m *Mirror) repoJob(ctx context.Context, id string) (*pubJob, error) {
 			return err
 		}
 		j.state, j.now = repo.State, m.stateTime(repo)
-		j.items, j.files, err = loadState(tx, repo.State)
-		return err
+		j.load = m.stateLoader(repo.State)
+		return nil
 	})
 	if err != nil {
 		return nil, j.fail(err)
@@ -213,13 +217,22 @@ func (m *Mirror) runPublish(ctx context.Context, j *pubJob) (*PublishResult, err
 	if err != nil {
 		return nil, j.fail(err)
 	}
-	files, links := splitLinks(j.files)
-	res, err := publish.Publish(ctx, publish.Request{
-		Target: target, Format: j.format, Mode: j.mode, Items: j.items, Files: files, Links: links, Pool: m.pool,
-		Params: params, Now: j.now, Signer: signer,
-		Key:          publishKey(j.key, j.format.Name(), j.mode, params, signer, j.now),
-		KeepVersions: m.keepVersions(),
-	}, &publish.Options{Logger: m.log, NoSync: m.noSync, Pool: m.pool})
+	key := publishKey(j.key, j.format.Name(), j.mode, params, signer, j.now)
+	res, done := unchangedTarget(target, key)
+	if !done {
+		if j.load != nil {
+			if err := j.load(ctx, j); err != nil {
+				return nil, j.fail(err)
+			}
+		}
+		files, links := splitLinks(j.files)
+		res, err = publish.Publish(ctx, publish.Request{
+			Target: target, Format: j.format, Mode: j.mode, Items: j.items, Files: files, Links: links, Pool: m.pool,
+			Params: params, Now: j.now, Signer: signer,
+			Key:          key,
+			KeepVersions: m.keepVersions(),
+		}, &publish.Options{Logger: m.log, NoSync: m.noSync, Pool: m.pool})
+	}
 	if err != nil {
 		if errors.Is(err, publish.ErrBusy) {
 			err = fmt.Errorf("%w: %w", ErrBusy, err)
@@ -386,4 +399,30 @@ func keyTime(pub []byte) time.Time {
 		}
 	}
 	return t.UTC()
+}
+
+// --- Republish short-circuit (rpm budgets: republishing an unchanged state) ---
+
+// stateLoader defers loading a state's items (with their metadata fragments,
+// the bulk of a large repository) until a publish needs them.
+func (m *Mirror) stateLoader(id catalog.StateID) func(ctx context.Context, j *pubJob) error {
+	return func(ctx context.Context, j *pubJob) error {
+		return m.view(ctx, func(tx *catalog.Tx) error {
+			var err error
+			j.items, j.files, err = loadState(tx, id)
+			return err
+		})
+	}
+}
+
+// unchangedTarget reports whether target's current version was published
+// with key, without loading anything: publish.Publish would find the same
+// and change nothing. A publish racing this check only makes the answer
+// stale; nothing is written either way.
+func unchangedTarget(target, key string) (publish.Result, bool) {
+	vs, err := publish.Versions(target)
+	if err != nil || len(vs) == 0 || vs[0].Key != key {
+		return publish.Result{}, false
+	}
+	return publish.Result{Version: vs[0].ID, Unchanged: true}, true
 }
