@@ -20,8 +20,9 @@
 # one package at a time is far slower), noarch, uncompressed payload.
 # Both tools write gzip metadata and no sqlite databases (--no-database):
 # chantal-lite never writes sqlite. createrepo_c uses its default workers.
-# Times are wall-clock medians over ROUNDS; ratios below 1 mean chantal-lite
-# is faster.
+# Times are medians over ROUNDS of wall clock and of CPU (user+sys, GNU
+# time; createrepo_c's worker threads included); ratios below 1 mean
+# chantal-lite is faster. Needs GNU time (Debian: time) and bc.
 set -eu
 
 N=${N:-10000}
@@ -34,6 +35,13 @@ trap 'rm -rf "$work"' EXIT INT TERM
 export TZ=UTC LC_ALL=C
 
 now() { date +%s.%N; }
+# timed FILE CMD...: run CMD, append "wall cpu" seconds (GNU time) to FILE.
+timed() {
+	out=$1
+	shift
+	/usr/bin/time -f '%e %U %S' -o "$work/t" "$@" >/dev/null
+	awk '{ printf "%s %.2f\n", $1, $2 + $3 }' "$work/t" >>"$out"
+}
 elapsed() { echo "$2 - $1" | bc; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
@@ -118,7 +126,6 @@ echo "# chantal-lite upload (inspect + catalog) of $(ls "$RPMS" | wc -l) rpms: $
 # --- createrepo_c -----------------------------------------------------------
 mkdir -p "$work/cr/Packages"
 ln "$RPMS"/*.rpm "$work/cr/Packages/" 2>/dev/null || cp "$RPMS"/*.rpm "$work/cr/Packages/"
-cr() { createrepo_c --quiet --no-database "$@" "$work/cr"; }
 
 # The first publish generates the signing key; keep that out of the timings.
 cl publish repo --target "$work/pub-warm" bench >/dev/null
@@ -126,29 +133,31 @@ cl publish repo --target "$work/pub-warm" bench >/dev/null
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
 	rm -rf "$work/cr/repodata"
-	# A full publish renders everything: drop the publish record by
-	# publishing to a fresh target each round.
-	t0=$(now); cl publish repo --target "$work/pub/r$r" bench >/dev/null; elapsed "$t0" "$(now)" >>"$work/cl-full"
-	t0=$(now); cr; elapsed "$t0" "$(now)" >>"$work/cr-full"
-	t0=$(now); cl publish repo --target "$work/pub/r$r" bench >/dev/null; elapsed "$t0" "$(now)" >>"$work/cl-same"
-	t0=$(now); cr --update; elapsed "$t0" "$(now)" >>"$work/cr-same"
+	# A full publish renders everything: publish to a fresh target each round.
+	timed "$work/cl-full" "$work/chantal-lite" -q -c "$work/chantal.yaml" publish repo --target "$work/pub/r$r" bench
+	timed "$work/cr-full" createrepo_c --quiet --no-database "$work/cr"
+	timed "$work/cl-same" "$work/chantal-lite" -q -c "$work/chantal.yaml" publish repo --target "$work/pub/r$r" bench
+	timed "$work/cr-same" createrepo_c --quiet --no-database --update "$work/cr"
 	echo "# round $r/$ROUNDS done, load $(cut -d' ' -f1-3 /proc/loadavg)"
 	r=$((r + 1))
 done
 
 # One package added (once: the state changes for good).
 cp "$extra" "$work/cr/Packages/"
-t0=$(now); cl package upload --repo bench "$extra"; t1=$(now)
-cl publish repo --target "$work/pub/r$ROUNDS" bench >/dev/null; t2=$(now)
-cl_up=$(elapsed "$t0" "$t1"); cl_one=$(elapsed "$t1" "$t2")
-t0=$(now); cr --update; cr_one=$(elapsed "$t0" "$(now)")
+timed "$work/cl-up" "$work/chantal-lite" -q -c "$work/chantal.yaml" package upload --repo bench "$extra"
+timed "$work/cl-one" "$work/chantal-lite" -q -c "$work/chantal.yaml" publish repo --target "$work/pub/r$ROUNDS" bench
+timed "$work/cr-one" createrepo_c --quiet --no-database --update "$work/cr"
 
-clf=$(median <"$work/cl-full"); crf=$(median <"$work/cr-full")
-cls=$(median <"$work/cl-same"); crs=$(median <"$work/cr-same")
+# col FILE N: the median of column N (1 wall, 2 cpu) of FILE.
+col() { cut -d' ' -f"$2" "$1" | median; }
 ratio() { echo "scale=3; $1 / $2" | bc; }
 echo
-printf '%-34s %10s %12s %8s %s\n' case chantal-lite createrepo_c ratio target
-printf '%-34s %9ss %11ss %8s %s\n' "full publish vs full run" "$clf" "$crf" "$(ratio "$clf" "$crf")" "<= 0.5"
-printf '%-34s %9ss %11ss %8s %s\n' "republish, no change vs --update" "$cls" "$crs" "$(ratio "$cls" "$crs")" "<= 0.1"
-printf '%-34s %9ss %11ss %8s %s\n' "one added: publish vs --update" "$cl_one" "$cr_one" "$(ratio "$cl_one" "$cr_one")" "<= 0.1"
-printf '%-34s %9ss %11ss %8s %s\n' "one added: upload+publish" "$(echo "$cl_up + $cl_one" | bc)" "$cr_one" "$(ratio "$(echo "$cl_up + $cl_one" | bc)" "$cr_one")" ""
+printf '%-34s %9s %9s %9s %9s %7s %7s %s\n' case cl-wall cr-wall cl-cpu cr-cpu wall-r cpu-r target
+row() { # row LABEL CL CR TARGET
+	a=$(col "$work/$2" 1) b=$(col "$work/$3" 1) c=$(col "$work/$2" 2) d=$(col "$work/$3" 2)
+	printf '%-34s %8ss %8ss %8ss %8ss %7s %7s %s\n' "$1" "$a" "$b" "$c" "$d" "$(ratio "$a" "$b")" "$(ratio "$c" "$d")" "$4"
+}
+row "full publish vs full run" cl-full cr-full "<= 0.5"
+row "republish, no change vs --update" cl-same cr-same "<= 0.1"
+row "one added: publish vs --update" cl-one cr-one "<= 0.1"
+row "one added: upload vs --update" cl-up cr-one ""
