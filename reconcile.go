@@ -149,6 +149,10 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 				continue
 			}
 			info, err := rs.src.Download(ctx, m.pool, fetch.DownloadRequest{Path: f.Path, Size: f.Size, Checksums: f.Checksums, Digest: f.Digest})
+			if f.Optional && errors.Is(err, fetch.ErrNotFound) {
+				m.log.Debug("optional file absent upstream", "repo", id, "path", f.Path)
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("fetching %s: %w", f.Path, err)
 			}

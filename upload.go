@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -69,6 +70,9 @@ func (m *Mirror) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 	component := req.Component
 	if component == "" && len(rc.APT.Components) > 0 {
 		component = rc.APT.Components[0]
+	}
+	if err := checkComponent(component, rc.APT.Components); err != nil {
+		return fail(err)
 	}
 	repoLock, err := m.lockRepo(ctx, rc.ID, true)
 	if err != nil {
@@ -314,4 +318,24 @@ func (m *Mirror) Packages(ctx context.Context, q PackageQuery) ([]Package, error
 		return a.Path < b.Path
 	})
 	return out, err
+}
+
+// checkComponent refuses a component that is not a plain token or, when the
+// repository names its components, not one of them.
+func checkComponent(c string, allowed []string) error {
+	if c == "" {
+		return nil
+	}
+	for _, r := range c {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("component %q: want letters, digits, '.', '_' or '-'", c)
+		}
+	}
+	if c == "." || c == ".." {
+		return fmt.Errorf("component %q is not a name", c)
+	}
+	if len(allowed) > 0 && !slices.Contains(allowed, c) {
+		return fmt.Errorf("component %q is not one of the repository's components %v", c, allowed)
+	}
+	return nil
 }

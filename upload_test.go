@@ -74,8 +74,8 @@ func TestUpload(t *testing.T) {
 	// A failing file adds nothing.
 	bad := filepath.Join(t.TempDir(), "bad.pkg")
 	os.WriteFile(bad, []byte("not a package"), 0o644)
-	c := writePayload(t, "gamma", "1", "")
-	if _, err := m.Upload(ctx, chantal.UploadRequest{Repo: "h1", Files: []string{c, bad}}); err == nil || !strings.Contains(err.Error(), "bad.pkg") {
+	c1 := writePayload(t, "gamma", "1", "")
+	if _, err := m.Upload(ctx, chantal.UploadRequest{Repo: "h1", Files: []string{c1, bad}}); err == nil || !strings.Contains(err.Error(), "bad.pkg") {
 		t.Fatalf("bad upload: %v", err)
 	}
 	if pkgs, _ := m.Packages(ctx, chantal.PackageQuery{Repo: "h1"}); len(pkgs) != 2 {
@@ -89,6 +89,12 @@ func TestUpload(t *testing.T) {
 	idx, _ := os.ReadFile(filepath.Join(pub.Target, testformat.Index))
 	if strings.Count(string(idx), "\n") != 2 {
 		t.Fatalf("hosted index:\n%s", idx)
+	}
+	// A component is a plain token.
+	for _, c := range []string{"../main", "ma in", ".."} {
+		if _, err := m.Upload(ctx, chantal.UploadRequest{Repo: "h1", Files: []string{c1}, Component: c}); err == nil {
+			t.Errorf("upload with component %q succeeded", c)
+		}
 	}
 	// Uploads go to hosted repositories only; hosted ones do not sync.
 	if _, err := m.Upload(ctx, chantal.UploadRequest{Repo: "m1", Files: []string{a}}); err == nil {

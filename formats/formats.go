@@ -126,6 +126,10 @@ type File struct {
 	// MirrorOnly marks a file only mirror mode republishes (upstream indexes that
 	// other modes regenerate); other modes do not download or keep it.
 	MirrorOnly bool
+	// Optional marks a file upstream may list without serving (Debian lists
+	// uncompressed Packages it does not ship): when it is not found, the sync
+	// goes on without it instead of failing.
+	Optional bool
 }
 
 // TopLevel is the top-level metadata document of a repository, fetched once and
