@@ -294,6 +294,98 @@ func (f *Format) renderIndex(ctx context.Context, req formats.RenderRequest, typ
 // fragment by <location href="href"/>, dropping xml:base and any other
 // attribute. The rest of the fragment stays byte for byte.
 func relocate(frag []byte, href string) ([]byte, error) {
+	if off, end, ok := locationSpan(frag); ok {
+		var b bytes.Buffer
+		b.Grow(len(frag) + len(href))
+		b.Write(frag[:off])
+		b.WriteString(`<location href="`)
+		if err := xml.EscapeText(&b, []byte(href)); err != nil {
+			return nil, err
+		}
+		b.WriteString(`"/>`)
+		b.Write(frag[end:])
+		return b.Bytes(), nil
+	}
+	return relocateXML(frag, href)
+}
+
+// locationSpan finds the self-closing <location .../> child of the root
+// element of a fragment without a full XML tokenizer (relocate spends most of
+// a publish's render time there otherwise). It gives up (ok false) on
+// anything it does not handle exactly like relocateXML: comments, CDATA,
+// processing instructions and declarations anywhere in the fragment, a
+// prefixed or non-empty location element, unbalanced tags or quotes.
+func locationSpan(frag []byte) (off, end int, ok bool) {
+	if bytes.Contains(frag, []byte("<!")) || bytes.Contains(frag, []byte("<?")) {
+		return 0, 0, false
+	}
+	depth := 0
+	for i := 0; i < len(frag); i++ {
+		if frag[i] != '<' {
+			continue
+		}
+		start := i
+		if i+1 < len(frag) && frag[i+1] == '/' {
+			j := bytes.IndexByte(frag[i:], '>')
+			if j < 0 {
+				return 0, 0, false
+			}
+			depth--
+			if depth <= 0 {
+				return 0, 0, false // the root ended without a location
+			}
+			i += j
+			continue
+		}
+		// Start tag: its name, then attributes up to '>' outside quotes.
+		j := i + 1
+		for j < len(frag) && !isSpace(frag[j]) && frag[j] != '/' && frag[j] != '>' {
+			j++
+		}
+		name := frag[i+1 : j]
+		var quote byte
+		for ; j < len(frag); j++ {
+			c := frag[j]
+			switch {
+			case c == '<':
+				return 0, 0, false
+			case quote != 0:
+				if c == quote {
+					quote = 0
+				}
+			case c == '"' || c == '\'':
+				quote = c
+			}
+			if quote == 0 && c == '>' {
+				break
+			}
+		}
+		if j >= len(frag) {
+			return 0, 0, false
+		}
+		selfClosing := frag[j-1] == '/'
+		if k := bytes.LastIndexByte(name, ':'); k >= 0 && string(name[k+1:]) == "location" {
+			return 0, 0, false
+		}
+		if depth == 1 && string(name) == "location" {
+			if !selfClosing {
+				return 0, 0, false
+			}
+			return start, j + 1, true
+		}
+		if !selfClosing {
+			depth++
+		}
+		i = j
+	}
+	return 0, 0, false
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// relocateXML is relocate with encoding/xml, for fragments locationSpan
+// does not handle.
+func relocateXML(frag []byte, href string) ([]byte, error) {
 	d := xml.NewDecoder(bytes.NewReader(frag))
 	d.Strict = true
 	depth := 0
