@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chantal-lite/chantal"
@@ -475,6 +476,66 @@ func TestAPTSourcesMirrorWithStockApt(t *testing.T) {
 	aptSource(t, c, "greet", "greet_1.1-2.dsc", "greet_1.1.orig.tar.gz", "greet_1.1-2.debian.tar.xz")
 	if got := c.download("node-once"); !aptContains(got, "node-wrappy_1.0.2-3_all.deb") {
 		t.Errorf("apt-get did not resolve node-once's Depends: %v", got)
+	}
+}
+
+// Debian's "listed but absent" uncompressed indexes cost no probes: a dry run
+// requests none of them, a mirror sync requests each at most once (the
+// download the facade skips on 404) and succeeds, and the published mirror
+// serves stock apt.
+func TestAPTMirrorListedButAbsentRequests(t *testing.T) {
+	up := aptFixture(t, "repo-src")
+	var mu sync.Mutex
+	reqs := map[string]int{}
+	fsrv := http.FileServer(http.Dir(up))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reqs[strings.TrimPrefix(r.URL.Path, "/")]++
+		mu.Unlock()
+		fsrv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	key := aptFixture(t, "fixtures-key.asc")
+	m := aptMirror(t, fmt.Sprintf(`    feed: %s/
+    mode: mirror
+    apt: {distribution: stable, components: [main], architectures: [amd64], sources: true}
+    verify: {keys: [%s]}`, srv.URL, key))
+	absent := []string{"dists/stable/main/binary-amd64/Packages", "dists/stable/main/source/Sources"}
+	for _, p := range absent {
+		if _, err := os.Stat(filepath.Join(up, p)); err == nil {
+			t.Fatalf("fixture serves %s; the test needs it listed but absent", p)
+		}
+	}
+	count := func(what string, max int) {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range absent {
+			if reqs[p] > max {
+				t.Errorf("%s requested %s %d times, want at most %d (%v)", what, p, reqs[p], max, reqs)
+			}
+		}
+		clear(reqs)
+	}
+	res, err := m.Sync(context.Background(), chantal.SyncRequest{Repos: []string{"deb"}, DryRun: true})
+	if err != nil || res.Err() != nil {
+		t.Fatalf("dry run: %v %v", err, res.Err())
+	}
+	count("a dry run", 0)
+	aptSyncOK(t, m)
+	count("a sync", 1)
+	pub := aptPublishOK(t, m)
+	for _, p := range absent {
+		if _, err := os.Stat(filepath.Join(pub.Target, p)); err == nil {
+			t.Errorf("%s published although upstream lacks it", p)
+		}
+	}
+	mirror := aptServeDir(t, pub.Target, nil)
+	c := newAptClient(t, fmt.Sprintf("deb [signed-by=%s] %s stable main\ndeb-src [signed-by=%s] %s stable main", key, mirror, key, mirror))
+	c.update()
+	aptSource(t, c, "greet", "greet_1.1-2.dsc", "greet_1.1.orig.tar.gz", "greet_1.1-2.debian.tar.xz")
+	if got := c.download("node-once"); !aptContains(got, "node-once_1.4.0-7_all.deb") {
+		t.Errorf("apt-get did not download node-once: %v", got)
 	}
 }
 

@@ -199,7 +199,7 @@ func (s *scanner) run(ctx context.Context) error {
 		}
 	}
 	if s.req.Mode == formats.ModeMirror {
-		if err := s.mirrorFiles(ctx); err != nil {
+		if err := s.mirrorFiles(); err != nil {
 			return err
 		}
 		return s.releaseCopies(ctx)
@@ -571,13 +571,15 @@ func (s *scanner) sourceItems(raw []byte, comp string) ([]formats.Item, error) {
 
 // mirrorFiles yields, for mirror mode, every file the Release lists for the
 // selected components and architectures (all compression variants, Contents,
-// Translation) and their by-hash copies. Only the files that may be absent
-// are probed: compression variants of an index listed in several (Debian lists
-// uncompressed indexes it does not ship), and with Acquire-By-Hash every plain
-// path and by-hash copy (a repository may keep only one of them). A file
-// listed once in a repository without by-hash must exist: the caller's
-// download of it fails the sync otherwise.
-func (s *scanner) mirrorFiles(ctx context.Context) error {
+// Translation) and their by-hash copies. Nothing is probed here: the files
+// that may be absent are Optional, so the caller's download skips them when
+// upstream lacks them. They are the compression variants of an index listed in
+// several (Debian lists uncompressed indexes it does not ship), and with
+// Acquire-By-Hash every plain path and by-hash copy (a repository may keep only
+// one of them), except the copy the scan read. A file listed once in a
+// repository without by-hash must exist: the caller's download of it fails the
+// sync otherwise.
+func (s *scanner) mirrorFiles() error {
 	paths := s.rel.Paths()
 	variants := map[string]int{}
 	for _, p := range paths {
@@ -605,15 +607,7 @@ func (s *scanner) mirrorFiles(ctx context.Context) error {
 		}
 		mayLack := s.rel.AcquireByHash || variants[stripCompression(p)] > 1
 		for _, fl := range cands {
-			if mayLack && !s.parsed[fl.Path] {
-				ok, err := s.exists(ctx, fl.Path)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					continue
-				}
-			}
+			fl.Optional = mayLack && !s.parsed[fl.Path]
 			if err := s.yield(formats.Entry{File: &fl}); err != nil {
 				return err
 			}
@@ -682,18 +676,6 @@ func (s *scanner) optional(ctx context.Context, p string) ([]byte, error) {
 		return nil, nil
 	}
 	return b, err
-}
-
-func (s *scanner) exists(ctx context.Context, p string) (bool, error) {
-	rc, err := s.req.Source.Open(ctx, p)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil
-		}
-		return false, fmt.Errorf("probing %s: %w", p, err)
-	}
-	rc.Close()
-	return true, nil
 }
 
 // wanted reports whether a Release path belongs to the mirrored selection.

@@ -129,8 +129,14 @@ func TestScanSources(t *testing.T) {
 			t.Errorf("%s: digest/size do not match upstream's bytes", p)
 		}
 	}
-	if _, ok := fp["dists/stable/main/source/Sources"]; ok {
-		t.Error("a listed but absent variant is yielded")
+	// Variants the scan did not read may be absent (Debian lists uncompressed
+	// indexes it does not ship): the caller's download skips them.
+	for p, optional := range map[string]bool{"dists/stable/main/source/Sources": true, "dists/stable/main/source/Sources.xz": true,
+		"dists/stable/main/binary-amd64/Packages": true, "dists/stable/main/source/Sources.gz": false,
+		"dists/stable/main/binary-amd64/Packages.gz": false, "dists/stable/Release": false} {
+		if fl, ok := fp[p]; !ok || fl.Optional != optional {
+			t.Errorf("%s: yielded %v, Optional %v; want Optional %v", p, ok, fl.Optional, optional)
+		}
 	}
 	// Without sources: true no source item and no Sources file.
 	p := map[string]string{"distribution": "stable", "components": "main", "architectures": "amd64"}
@@ -180,30 +186,53 @@ func TestScanReleaseCopies(t *testing.T) {
 	}
 }
 
-// Mirror mode probes only files that may legitimately be absent: a repository
-// listing each index in one compression and no by-hash is read once per file.
-func TestScanMirrorProbes(t *testing.T) {
+// Mirror mode probes nothing: Scan opens only the indexes it reads (and the
+// Release copies next to an InRelease), each once. The files that may be
+// absent (compression variants of an index listed in several, plain and
+// by-hash copies with Acquire-By-Hash) are Optional; a file listed once in a
+// repository without by-hash is not.
+func TestScanMirrorNoProbes(t *testing.T) {
 	f := New(nil)
 	for _, tc := range []struct {
-		dir   string
-		probe bool
-	}{{"repo-xz", false}, {"repo", true}} {
+		dir      string
+		optional bool
+	}{{"repo-xz", false}, {"repo", true}, {"repo-byhash", true}, {"repo-src", true}} {
+		params := stdParams
+		if tc.dir == "repo-src" {
+			params = srcParams
+		}
 		c := &countingFS{MemFS: loadTree(t, tc.dir)}
-		req := formats.ScanRequest{Source: c, Mode: formats.ModeMirror, Params: stdParams}
+		req := formats.ScanRequest{Source: c, Mode: formats.ModeMirror, Params: params}
 		req.Top = verifiedTop(t, f, c.MemFS, req)
 		c.opens = nil
 		_, files := scanAll(t, f, req)
-		probed := 0
+		read := map[string]bool{}
 		for p, n := range c.opens {
 			if n > 1 {
 				t.Errorf("%s: %s opened %d times", tc.dir, p, n)
 			}
-			if !strings.HasSuffix(p, "Release") && !strings.HasSuffix(p, "Release.gpg") && strings.HasSuffix(p, "Packages") {
-				probed++
+			read[p] = true
+		}
+		optional := 0
+		for _, fl := range files {
+			_, exists := c.Get(fl.Path)
+			switch {
+			case fl.Optional:
+				optional++
+				if read[fl.Path] {
+					t.Errorf("%s: %s was read by the scan but is Optional", tc.dir, fl.Path)
+				}
+			case !exists:
+				t.Errorf("%s: %s is absent upstream and not Optional", tc.dir, fl.Path)
 			}
 		}
-		if tc.probe != (probed > 0) {
-			t.Errorf("%s: %d uncompressed variants probed (%v)", tc.dir, probed, c.opens)
+		for p := range read {
+			if strings.HasSuffix(p, "/Packages") || strings.HasSuffix(p, "/Sources") {
+				t.Errorf("%s: the scan probed %s", tc.dir, p)
+			}
+		}
+		if tc.optional != (optional > 0) {
+			t.Errorf("%s: %d Optional files, want some = %v", tc.dir, optional, tc.optional)
 		}
 		if len(files) == 0 {
 			t.Errorf("%s: no mirror files", tc.dir)
