@@ -110,13 +110,14 @@ func repoCommand(env *appEnv) *cli.Command {
 					}
 					return env.out(map[string]any{"repo": id, "runs": js}, func(w io.Writer) {
 						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-						fmt.Fprintln(tw, "#\tSTARTED\tDURATION\tSTATUS\tADDED\tREMOVED\tUPDATED\tBYTES\tERRORS")
+						fmt.Fprintln(tw, "#\tSTARTED\tFINISHED\tDURATION\tSTATUS\tADDED\tREMOVED\tUPDATED\tBYTES\tERRORS")
 						for _, r := range runs {
-							d := "-"
+							fin, d := "-", "-"
 							if !r.Finished.IsZero() {
+								fin = r.Finished.Local().Format("2006-01-02 15:04:05")
 								d = r.Finished.Sub(r.Started).Round(time.Millisecond).String()
 							}
-							fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%d\n", r.Seq, r.Started.Local().Format("2006-01-02 15:04:05"), d, r.Status, r.Added, r.Removed, r.Updated, humanBytes(r.Bytes), len(r.Errors))
+							fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%d\n", r.Seq, r.Started.Local().Format("2006-01-02 15:04:05"), fin, d, r.Status, r.Added, r.Removed, r.Updated, humanBytes(r.Bytes), len(r.Errors))
 						}
 						tw.Flush()
 						for _, r := range runs {
