@@ -6,6 +6,7 @@
 //
 //	synth gen [-n 50000] DIR       write DIR/repo: repodata + n tiny payloads
 //	synth scan DIR                 formats/rpm Scan of DIR/repo only
+//	synth ingest DIR               Scan keeping every item, as the facade does
 //	synth sync DIR                 Sync of DIR/repo (file:// feed, filtered) into DIR/data
 //	synth publish DIR              Publish of the synced state (gzip metadata)
 //
@@ -27,6 +28,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"time"
 
@@ -61,7 +63,9 @@ func main() {
 	case "gen":
 		err = gen(dir, *n)
 	case "scan":
-		err = scan(ctx, dir)
+		err = scan(ctx, dir, false)
+	case "ingest":
+		err = scan(ctx, dir, true)
 	case "sync":
 		err = syncRepo(ctx, dir)
 	case "publish":
@@ -236,20 +240,36 @@ func (d dirSource) Open(ctx context.Context, p string) (io.ReadCloser, error) {
 	return os.Open(filepath.Join(string(d), filepath.FromSlash(p)))
 }
 
-func scan(ctx context.Context, dir string) error {
+// scan runs formats/rpm Scan; with keep it keeps every item, as the
+// facade's sync does before it reconciles (the "ingest" budget).
+func scan(ctx context.Context, dir string, keep bool) error {
 	t0 := time.Now()
 	n := 0
+	var items []formats.Item
 	err := rpm.New(nil).Scan(ctx, formats.ScanRequest{Source: dirSource(filepath.Join(dir, "repo")), Mode: formats.ModeFiltered},
 		func(e formats.Entry) error {
 			if e.Item != nil {
 				n++
+				if keep {
+					items = append(items, *e.Item)
+				}
 			}
 			return nil
 		})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("scan %.2f %d\n", time.Since(t0).Seconds(), n)
+	step := "scan"
+	if keep {
+		step = "ingest"
+	}
+	el := time.Since(t0).Seconds()
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("# live heap after the scan: %d MB for %d kept items\n", ms.HeapAlloc>>20, len(items))
+	fmt.Printf("%s %.2f %d\n", step, el, n)
+	runtime.KeepAlive(items)
 	return nil
 }
 
