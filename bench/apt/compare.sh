@@ -88,7 +88,9 @@ fi
 
 "$run/gen" serve -portfile "$run/port" "$up/repo" >"$run/serve.log" 2>&1 &
 srv=$!
-trap 'kill "$srv" 2>/dev/null || true' EXIT INT TERM
+# On exit: stop the file server and the gpg-agent of our GNUPGHOME (if gpg
+# started one), both ours.
+trap 'kill "$srv" 2>/dev/null || true; [ -z "${GNUPGHOME:-}" ] || gpgconf --kill gpg-agent 2>/dev/null || true' EXIT INT TERM
 i=0
 while [ ! -s "$run/port" ]; do
 	i=$((i + 1))
@@ -220,12 +222,13 @@ awk -F '\t' '{ print $2 "\t" $3 }' "$res" | awk '!seen[$0]++' | while IFS="$(pri
 done
 
 # ratio LABEL BUDGET APTLY_STEP CHANTAL_STEP prints aptly ÷ chantal-lite for
-# wall and CPU time (higher is better for chantal-lite).
+# wall and CPU time (higher is better for chantal-lite). /usr/bin/time counts
+# in 0.01 s: a chantal-lite time of 0 is printed as a lower bound (">").
 ratio() {
 	aw=$(med aptly "$3" 4) ac=$(med aptly "$3" 5) cw=$(med chantal "$4" 4) cc=$(med chantal "$4" 5)
-	awk -v l="$1" -v b="$2" -v aw="$aw" -v ac="$ac" -v cw="$cw" -v cc="$cc" 'BEGIN {
-		printf "  %-40s wall %7.1fx  cpu %7.1fx  (budget: %s)\n", l, aw / (cw > 0 ? cw : 0.01), ac / (cc > 0 ? cc : 0.01), b
-	}'
+	awk -v l="$1" -v b="$2" -v aw="$aw" -v ac="$ac" -v cw="$cw" -v cc="$cc" '
+	function r(a, c) { return c > 0 ? sprintf("%8.1fx", a / c) : sprintf(">%7.0fx", a / 0.01) }
+	BEGIN { printf "  %-46s wall %s  cpu %s  (budget: %s)\n", l, r(aw, cw), r(ac, cc), b }'
 }
 echo
 echo "ratios, aptly time / chantal-lite time (higher is better for chantal-lite)"
@@ -238,7 +241,7 @@ if [ "$FILTERED" = 1 ]; then
 	ratio "no-op republish, filtered" "none" publish.switch f.publish.noop
 fi
 awk -v a="$(med aptly mirror.update.first 6)" -v c="$(med chantal sync.first 6)" 'BEGIN {
-	printf "  %-40s %.2f of aptly'"'"'s peak RSS (budget: <= 0.33)\n", "first sync peak RSS, chantal-lite", c / a
+	printf "  %-46s %.2f of aptly'"'"'s peak RSS (budget: <= 0.33)\n", "first sync peak RSS, chantal-lite", c / a
 }'
 echo
 echo "raw results: $res"
