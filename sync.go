@@ -278,6 +278,7 @@ const (
 	metaETag    = "top.etag"
 	metaLastMod = "top.last_modified"
 	metaConfig  = "config"
+	metaTopPath = "top.path"
 )
 
 func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
@@ -291,14 +292,26 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 		if err != nil {
 			return err
 		}
-		greq := fetch.GetRequest{Path: topPath}
-		if rs.exists && rs.old.Meta[metaConfig] == rs.meta[metaConfig] {
-			greq.ETag, greq.LastModified = rs.old.Meta[metaETag], rs.old.Meta[metaLastMod]
+		conditional := func(p string) fetch.GetRequest {
+			greq := fetch.GetRequest{Path: p}
+			if rs.exists && rs.old.Meta[metaConfig] == rs.meta[metaConfig] && rs.old.Meta[metaTopPath] == p {
+				greq.ETag, greq.LastModified = rs.old.Meta[metaETag], rs.old.Meta[metaLastMod]
+			}
+			return greq
 		}
+		greq := conditional(topPath)
 		resp, err := rs.src.Get(ctx, greq)
+		if alt, ok := rs.format.(formats.AlternateTopLeveler); ok && errors.Is(err, fetch.ErrNotFound) {
+			if topPath, sigPath, err = alt.AlternateTopLevel(ctx, sreq); err != nil {
+				return err
+			}
+			greq = conditional(topPath)
+			resp, err = rs.src.Get(ctx, greq)
+		}
 		if err != nil {
 			return fmt.Errorf("fetching %s: %w", topPath, err)
 		}
+		rs.meta[metaTopPath] = topPath
 		if resp.NotModified {
 			if ok, err := rs.unchanged(ctx); err != nil || ok {
 				return err

@@ -169,6 +169,14 @@ type TopLeveler interface {
 	TopLevel(ctx context.Context, req ScanRequest) (path string, signaturePath string, err error)
 }
 
+// AlternateTopLeveler names the top-level metadata to use when the one
+// TopLevel names is absent upstream (APT: Release and Release.gpg when there is
+// no InRelease). It is consulted only on "not found", never when the first
+// document exists but fails verification.
+type AlternateTopLeveler interface {
+	AlternateTopLevel(ctx context.Context, req ScanRequest) (path string, signaturePath string, err error)
+}
+
 // Inspector builds an Item from a local payload (hosted mode, package upload).
 type Inspector interface {
 	Inspect(ctx context.Context, r io.ReaderAt, size int64) (Item, error)

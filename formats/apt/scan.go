@@ -19,26 +19,27 @@ import (
 	"github.com/chantal-lite/chantal/pool"
 )
 
-// TopLevel implements formats.TopLeveler. It probes upstream for
-// dists/<dist>/InRelease and names it when present; otherwise it names
-// Release with its detached Release.gpg. A flat repository's files are at
-// the root.
+// TopLevel implements formats.TopLeveler: dists/<dist>/InRelease (a flat
+// repository's files are at its root). Without an InRelease upstream the
+// caller asks AlternateTopLevel.
 func (f *Format) TopLevel(ctx context.Context, req formats.ScanRequest) (string, string, error) {
 	p, err := parseParams(req.Params)
 	if err != nil {
 		return "", "", err
 	}
-	in := p.base() + "InRelease"
-	rc, err := req.Source.Open(ctx, in)
-	switch {
-	case err == nil:
-		rc.Close()
-	case errors.Is(err, fs.ErrNotExist):
-		return p.base() + "Release", p.base() + "Release.gpg", nil
+	return p.base() + "InRelease", "", nil
+}
+
+// AlternateTopLevel implements formats.AlternateTopLeveler: without an
+// InRelease upstream, Release with its detached Release.gpg. An InRelease that
+// exists but is invalid never falls back to Release (the caller asks only on
+// "not found").
+func (f *Format) AlternateTopLevel(ctx context.Context, req formats.ScanRequest) (string, string, error) {
+	p, err := parseParams(req.Params)
+	if err != nil {
+		return "", "", err
 	}
-	// Other errors: let the caller's fetch of InRelease report them. An
-	// InRelease that exists but is invalid never falls back to Release.
-	return in, "", nil
+	return p.base() + "Release", p.base() + "Release.gpg", nil
 }
 
 // Verify implements formats.Verifier: a clearsigned InRelease is verified and
@@ -86,7 +87,14 @@ func (f *Format) Scan(ctx context.Context, req formats.ScanRequest, yield func(f
 		if err != nil {
 			return err
 		}
-		if data, err = readAll(ctx, req.Source, tp, maxReleaseSize); err != nil {
+		data, err = readAll(ctx, req.Source, tp, maxReleaseSize)
+		if errors.Is(err, fs.ErrNotExist) {
+			if tp, _, err = f.AlternateTopLevel(ctx, req); err != nil {
+				return err
+			}
+			data, err = readAll(ctx, req.Source, tp, maxReleaseSize)
+		}
+		if err != nil {
 			return err
 		}
 		topPath = tp
