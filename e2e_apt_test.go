@@ -524,6 +524,17 @@ func TestAPTMirrorListedButAbsentRequests(t *testing.T) {
 	count("a dry run", 0)
 	aptSyncOK(t, m)
 	count("a sync", 1)
+	// An unchanged upstream costs one conditional request for InRelease.
+	res, err = m.Sync(context.Background(), chantal.SyncRequest{Repos: []string{"deb"}})
+	if err != nil || res.Err() != nil || !res.Repos[0].Unchanged {
+		t.Fatalf("no-op sync: %v %v %+v", err, res.Err(), res.Repos)
+	}
+	mu.Lock()
+	if len(reqs) != 1 || reqs["dists/stable/InRelease"] != 1 {
+		t.Errorf("no-op sync made requests %v, want one for InRelease", reqs)
+	}
+	clear(reqs)
+	mu.Unlock()
 	pub := aptPublishOK(t, m)
 	for _, p := range absent {
 		if _, err := os.Stat(filepath.Join(pub.Target, p)); err == nil {
