@@ -209,17 +209,19 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 		if err := advisories.commit(tx); err != nil {
 			return err
 		}
+		var items []catalog.Item
 		for i, w := range want {
 			if failed[i] || known[i] {
 				continue
 			}
-			if err := tx.PutItem(catalog.Item{
+			items = append(items, catalog.Item{
 				Digest: w.Digest, Size: w.Size, Format: rs.format.Name(),
 				Name: w.Name, Version: w.Version, Arch: w.Arch,
 				Checksums: w.Checksums, Fields: w.Fields, Fragments: w.Fragments,
-			}); err != nil {
-				return err
-			}
+			})
+		}
+		if err := tx.PutItems(items); err != nil {
+			return err
 		}
 		sid, err := tx.SetRepoState(id, next)
 		if err != nil {
