@@ -156,7 +156,11 @@ func (rs *repoSync) checkSignature(ctx context.Context, top *formats.TopLevel, s
 // applyFilters keeps the items the repository's filters admit, then applies
 // post-processing (only the latest N versions per name and architecture, in the
 // format's own version order).
-func applyFilters(ctx context.Context, rc *config.Repository, f formats.Format, items []formats.Item) ([]formats.Item, error) {
+// itemFilter returns the per-item part of a repository's filters (patterns,
+// architectures, sizes, build times, field lists, source and pre-release
+// exclusions), which Sync applies while scanning so excluded items are never
+// held in memory.
+func itemFilter(rc *config.Repository, f formats.Format) (func(*formats.Item) bool, error) {
 	fl := &rc.Filters
 	if fl.Versions != "" {
 		if _, ok := f.(formats.VersionMatcher); !ok {
@@ -221,6 +225,15 @@ func applyFilters(ctx context.Context, rc *config.Repository, f formats.Format, 
 			return false
 		}
 		return true
+	}
+	return keep, nil
+}
+
+func applyFilters(ctx context.Context, rc *config.Repository, f formats.Format, items []formats.Item) ([]formats.Item, error) {
+	fl := &rc.Filters
+	keep, err := itemFilter(rc, f)
+	if err != nil {
+		return nil, err
 	}
 	sel := make([]bool, len(items))
 	for i := range items {

@@ -369,10 +369,27 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 
 	var items []formats.Item
 	var files []formats.File
-	err := rs.format.Scan(ctx, sreq, func(e formats.Entry) error {
+	keep, err := itemFilter(rs.rc, rs.format)
+	if err != nil {
+		return err
+	}
+	if rs.rc.Filters.FilterWithDeps {
+		keep = nil // the dependency closure needs every item
+	}
+	flushed := 0
+	err = rs.format.Scan(ctx, sreq, func(e formats.Entry) error {
 		switch {
 		case e.Item != nil:
+			if keep != nil && !keep(e.Item) {
+				return nil
+			}
 			items = append(items, *e.Item)
+			if !dryRun && len(items)-flushed >= itemBatch {
+				if err := rs.storeItems(ctx, items[flushed:]); err != nil {
+					return err
+				}
+				flushed = len(items)
+			}
 		case e.File != nil:
 			if e.File.MirrorOnly && rs.mode != formats.ModeMirror {
 				return nil
@@ -393,6 +410,47 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 	m.reporter.Report(Event{Kind: ScanDone, Repo: id, Total: int64(len(want))})
 	files = mergeFiles(files, topFiles)
 	return rs.reconcile(ctx, want, files, dryRun)
+}
+
+// itemBatch is how many scanned items are written to the catalog at once.
+const itemBatch = 2000
+
+// storeItems writes scanned items whose digest upstream declares into the
+// catalog in one short transaction and drops their fragments from memory, so
+// a large upstream's verbatim metadata is not held until the end of the sync.
+// Item records are content-addressed: one that ends up unreferenced (a
+// download failed, the sync was interrupted) is removed by GC.
+func (rs *repoSync) storeItems(ctx context.Context, batch []formats.Item) error {
+	var put []catalog.Item
+	err := rs.m.update(ctx, func(tx *catalog.Tx) error {
+		put = put[:0]
+		for i := range batch {
+			it := &batch[i]
+			if it.Digest.IsZero() {
+				continue
+			}
+			if ok, err := tx.HasItem(it.Digest); err != nil {
+				return err
+			} else if ok {
+				continue
+			}
+			put = append(put, catalog.Item{
+				Digest: it.Digest, Size: it.Size, Format: rs.format.Name(),
+				Name: it.Name, Version: it.Version, Arch: it.Arch,
+				Checksums: it.Checksums, Fields: it.Fields, Fragments: it.Fragments,
+			})
+		}
+		return tx.PutItems(put)
+	})
+	if err != nil {
+		return err
+	}
+	for i := range batch {
+		if !batch[i].Digest.IsZero() {
+			batch[i].Fragments = nil
+		}
+	}
+	return nil
 }
 
 // unchanged reports whether every blob of the current state is in the pool, so
