@@ -433,6 +433,9 @@ func (v *validator) verify(ctx string, vf *Verify) {
 	if vf.Enabled != nil && *vf.Enabled && len(vf.Keys) == 0 {
 		v.add(vf, nil, "%s: verify is enabled but names no keys", ctx)
 	}
+	if vf.GPGCheck && !vf.IsEnabled() {
+		v.add(&vf.GPGCheck, nil, "%s: verify.gpgcheck checks packages against the repository's keys: it needs verify enabled with keys", ctx)
+	}
 	for i := range vf.TrustedFingerprints {
 		fp := normalizeFingerprint(vf.TrustedFingerprints[i])
 		if len(fp) < 16 || len(fp) > 64 || !hexRE.MatchString(fp) {
