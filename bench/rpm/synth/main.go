@@ -30,6 +30,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -306,8 +308,11 @@ func syncRepo(ctx context.Context, dir string) error {
 		return err
 	}
 	defer m.Close()
+	stop := sampleRSS()
 	t0 := time.Now()
 	res, err := m.Sync(ctx, chantal.SyncRequest{Repos: []string{"synth"}})
+	anon, file := stop()
+	fmt.Fprintf(os.Stderr, "sync peak RssAnon %d MB, RssFile %d MB\n", anon>>10, file>>10)
 	if err != nil {
 		return err
 	}
@@ -335,4 +340,44 @@ func publish(ctx context.Context, dir string) error {
 	}
 	fmt.Printf("%s %.2f %d\n", step, time.Since(t0).Seconds(), res.Linked)
 	return nil
+}
+
+// sampleRSS samples the process's anonymous (heap) and file-backed (the
+// catalog's memory map) resident sizes until the returned func is called,
+// which reports the peaks in KiB.
+func sampleRSS() func() (anon, file int64) {
+	var mu sync.Mutex
+	var pa, pf int64
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			b, _ := os.ReadFile("/proc/self/status") // best effort: zero when unreadable
+			for _, line := range strings.Split(string(b), "\n") {
+				var v int64
+				if _, err := fmt.Sscanf(line, "RssAnon: %d kB", &v); err == nil {
+					mu.Lock()
+					pa = max(pa, v)
+					mu.Unlock()
+				}
+				if _, err := fmt.Sscanf(line, "RssFile: %d kB", &v); err == nil {
+					mu.Lock()
+					pf = max(pf, v)
+					mu.Unlock()
+				}
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() (int64, int64) {
+		close(done)
+		mu.Lock()
+		defer mu.Unlock()
+		return pa, pf
+	}
 }
