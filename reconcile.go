@@ -91,14 +91,43 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 	failed := make([]bool, len(want))
 	if !dryRun {
 		rs.res.Bytes = 0
-		var mu sync.Mutex
+		// Payloads are group-committed (pool.Batch): one flush per
+		// flushItems or flushBytes makes them durable and visible, and only
+		// then are they reported added, so a crash loses at most one group.
+		batch := m.pool.NewBatch()
+		defer func() {
+			if err := batch.Discard(); err != nil {
+				m.log.Warn("discarding download batch", "repo", id, "err", err)
+			}
+		}()
+		type added struct {
+			i    int
+			size int64
+		}
+		var (
+			mu        sync.Mutex
+			unflushed []added
+			pending   int64
+		)
+		flush := func(ctx context.Context, ready []added) error {
+			if len(ready) == 0 {
+				return nil
+			}
+			if err := batch.Flush(ctx); err != nil {
+				return err
+			}
+			for _, a := range ready {
+				m.reporter.Report(Event{Kind: ItemAdded, Repo: id, Path: want[a.i].Path, Bytes: a.size})
+			}
+			return nil
+		}
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(max(m.cfg.DownloadFor(rs.rc).Parallel, 1))
 		for _, i := range missing {
 			w := &want[i]
 			g.Go(func() error {
 				m.reporter.Report(Event{Kind: FetchStarted, Repo: id, Path: w.from, Total: w.Size})
-				info, err := rs.download(gctx, w)
+				info, err := rs.download(gctx, w, batch)
 				if err != nil {
 					if ctx.Err() != nil {
 						return ctx.Err()
@@ -114,12 +143,20 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 				w.Digest = info.Digest
 				mu.Lock()
 				rs.res.Bytes += info.Size
+				unflushed = append(unflushed, added{i, info.Size})
+				pending += info.Size
+				var ready []added
+				if len(unflushed) >= flushItems || pending >= flushBytes {
+					ready, unflushed, pending = unflushed, nil, 0
+				}
 				mu.Unlock()
-				m.reporter.Report(Event{Kind: ItemAdded, Repo: id, Path: w.Path, Bytes: info.Size})
-				return nil
+				return flush(gctx, ready)
 			})
 		}
 		if err := g.Wait(); err != nil {
+			return err
+		}
+		if err := flush(ctx, unflushed); err != nil {
 			return err
 		}
 		if err := rs.verifyPackages(ctx, want, old, failed); err != nil {
@@ -366,12 +403,20 @@ func splitLinks(all []formats.File) (files, links []formats.File) {
 // for, so later syncs do not probe upstream for them again.
 const attrProbed = "companions"
 
-// download fetches one payload into the pool: through the repository's Source,
-// or through the format's RemoteFetcher for items that live elsewhere.
-func (rs *repoSync) download(ctx context.Context, w *wanted) (pool.Info, error) {
+// A sync's payload downloads are flushed to the pool in groups of at most
+// flushItems blobs or flushBytes bytes.
+const (
+	flushItems = 1024
+	flushBytes = 256 << 20
+)
+
+// download fetches one payload into the pool: through the repository's Source
+// (group-committed in b), or through the format's RemoteFetcher for items that
+// live elsewhere (stored at once).
+func (rs *repoSync) download(ctx context.Context, w *wanted, b *pool.Batch) (pool.Info, error) {
 	rf, ok := rs.format.(formats.RemoteFetcher)
 	if !ok || w.Fields[formats.FieldRemote] != "true" {
-		return rs.src.Download(ctx, rs.m.pool, fetch.DownloadRequest{Path: w.from, Size: w.Size, Checksums: w.Checksums, Digest: w.Digest})
+		return rs.src.Download(ctx, rs.m.pool, fetch.DownloadRequest{Path: w.from, Size: w.Size, Checksums: w.Checksums, Digest: w.Digest, Batch: b})
 	}
 	if _, _, err := verify.Strongest(w.Checksums); err != nil && w.Digest.IsZero() {
 		return pool.Info{}, err

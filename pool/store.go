@@ -275,8 +275,10 @@ func isLowerHex(s string) bool {
 
 // CleanTemp removes files in tmp/ whose modification time is older than
 // olderThan, skipping those locked by a live Writer (in this or another
-// process). Aborted resumable partials are removed too once stale. It returns
-// how many files it removed.
+// process). Aborted resumable partials are removed too once stale, and so are
+// the parked files of a Batch whose process died (its directory's
+// modification time counts); a live Batch's are kept. It returns how many
+// files it removed.
 func (s *Store) CleanTemp(ctx context.Context, olderThan time.Duration) (removed int, err error) {
 	entries, err := os.ReadDir(s.tmpDir())
 	if err != nil {
@@ -287,7 +289,7 @@ func (s *Store) CleanTemp(ctx context.Context, olderThan time.Duration) (removed
 		if err := ctx.Err(); err != nil {
 			return removed, fmt.Errorf("pool: cleaning temp files: %w", err)
 		}
-		if !e.Type().IsRegular() {
+		if !e.Type().IsRegular() && !isBatchDir(e) {
 			continue
 		}
 		fi, err := e.Info()
@@ -298,6 +300,14 @@ func (s *Store) CleanTemp(ctx context.Context, olderThan time.Duration) (removed
 			return removed, fmt.Errorf("pool: cleaning temp files: %w", err)
 		}
 		if !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if isBatchDir(e) {
+			n, err := s.cleanBatch(filepath.Join(s.tmpDir(), e.Name()))
+			if err != nil {
+				return removed, fmt.Errorf("pool: cleaning temp files: %w", err)
+			}
+			removed += n
 			continue
 		}
 		ok, err := s.removeIfUnlocked(filepath.Join(s.tmpDir(), e.Name()))

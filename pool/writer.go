@@ -181,21 +181,9 @@ func (w *Writer) Digest() Digest { return Digest(w.sum.Sum(nil)) }
 // published trees) is kept untouched and the temp file removed. On any other
 // error the Writer ends as with Abort. Commit always ends the Writer.
 func (w *Writer) Commit(ctx context.Context, req PutRequest) (Info, error) {
-	if w.done {
-		return Info{}, fmt.Errorf("pool: committing blob: %w", ErrClosed)
-	}
-	if w.err != nil {
-		return Info{}, withCleanup(w.err, w.Abort())
-	}
-	if err := ctx.Err(); err != nil {
-		return Info{}, withCleanup(fmt.Errorf("pool: committing blob: %w", err), w.Abort())
-	}
-	if req.Size > 0 && w.size != req.Size {
-		return Info{}, withCleanup(&SizeMismatchError{Want: req.Size, Got: w.size}, w.Discard())
-	}
-	got := w.Digest()
-	if !req.Digest.IsZero() && got != req.Digest {
-		return Info{}, withCleanup(&DigestMismatchError{Want: req.Digest, Got: got, Size: w.size}, w.Discard())
+	got, err := w.check(ctx, req)
+	if err != nil {
+		return Info{}, err
 	}
 	info, err := w.install(got)
 	if err != nil {
@@ -203,6 +191,29 @@ func (w *Writer) Commit(ctx context.Context, req PutRequest) (Info, error) {
 	}
 	w.s.log.Debug("stored blob", "digest", got.String(), "bytes", info.Size)
 	return info, nil
+}
+
+// check verifies the bytes against req before a commit and returns their
+// digest. On failure the Writer has ended: a mismatch discards the temp file,
+// anything else aborts it.
+func (w *Writer) check(ctx context.Context, req PutRequest) (Digest, error) {
+	if w.done {
+		return Digest{}, fmt.Errorf("pool: committing blob: %w", ErrClosed)
+	}
+	if w.err != nil {
+		return Digest{}, withCleanup(w.err, w.Abort())
+	}
+	if err := ctx.Err(); err != nil {
+		return Digest{}, withCleanup(fmt.Errorf("pool: committing blob: %w", err), w.Abort())
+	}
+	if req.Size > 0 && w.size != req.Size {
+		return Digest{}, withCleanup(&SizeMismatchError{Want: req.Size, Got: w.size}, w.Discard())
+	}
+	got := w.Digest()
+	if !req.Digest.IsZero() && got != req.Digest {
+		return Digest{}, withCleanup(&DigestMismatchError{Want: req.Digest, Got: got, Size: w.size}, w.Discard())
+	}
+	return got, nil
 }
 
 // install moves the temp file to the canonical path of d and ends the Writer.

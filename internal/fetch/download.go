@@ -26,6 +26,10 @@ type DownloadRequest struct {
 	// Digest is the expected SHA-256, if known. A sha256 entry in Checksums is
 	// used when Digest is zero.
 	Digest pool.Digest
+	// Batch, when set, group-commits the blob: Download ends with
+	// Writer.CommitTo instead of Commit, and the blob becomes visible in the
+	// pool only at Batch.Flush (the returned Info is valid before).
+	Batch *pool.Batch
 }
 
 // download carries one Download's state across attempts.
@@ -36,6 +40,7 @@ type download struct {
 	want      string
 	digest    pool.Digest
 	validator string // strong validator seen in this call, for If-Range
+	batch     *pool.Batch
 }
 
 // Download fetches req.Path into st unless st already holds req.Digest, and
@@ -63,7 +68,7 @@ func (s *Source) Download(ctx context.Context, st *pool.Store, req DownloadReque
 	if req.Size < 0 {
 		return pool.Info{}, fmt.Errorf("fetch: download %s: negative size %d", p, req.Size)
 	}
-	d := &download{path: p, size: req.Size, algo: algo, want: want, digest: req.Digest}
+	d := &download{path: p, size: req.Size, algo: algo, want: want, digest: req.Digest, batch: req.Batch}
 	if d.digest.IsZero() {
 		if v, ok := req.Checksums["sha256"]; ok {
 			if dg, err := pool.Parse(strings.TrimSpace(v)); err == nil {
@@ -196,7 +201,7 @@ func (s *Source) downloadOnce(ctx context.Context, st *pool.Store, d *download) 
 		_ = w.Discard()
 		return pool.Info{}, &verify.ChecksumError{Algo: d.algo, Want: d.want, Got: got}
 	}
-	info, err := w.Commit(ctx, pool.PutRequest{Digest: d.digest, Size: d.size})
+	info, err := w.CommitTo(ctx, pool.PutRequest{Digest: d.digest, Size: d.size}, d.batch)
 	if err != nil {
 		return pool.Info{}, &permanentError{err}
 	}

@@ -329,3 +329,35 @@ func TestFileSource(t *testing.T) {
 		t.Fatalf("file Download = %+v, %v", info, err)
 	}
 }
+
+func TestDownloadBatch(t *testing.T) {
+	data := payload(100000)
+	srv, hdrs := rangeServer(t, data, nil)
+	st := openPool(t)
+	s, _ := newSource(t, srv.URL, nil)
+	ctx := context.Background()
+	b := st.NewBatch()
+	defer b.Discard()
+	req := DownloadRequest{Path: "pool/b.rpm", Size: int64(len(data)), Checksums: sums(data), Batch: b}
+	info, err := s.Download(ctx, st, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Digest != pool.Sum(data) || info.Size != int64(len(data)) {
+		t.Errorf("info %+v", info)
+	}
+	if ok, err := st.Has(info.Digest); ok || err != nil {
+		t.Errorf("Has before Flush = %v, %v", ok, err)
+	}
+	if err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readBlob(t, st, info.Digest), data) {
+		t.Error("flushed blob differs")
+	}
+	// Pooled now: no request.
+	n := len(*hdrs)
+	if again, err := s.Download(ctx, st, req); err != nil || again.Digest != info.Digest || len(*hdrs) != n {
+		t.Errorf("second Download = %+v, %v with %d new requests", again, err, len(*hdrs)-n)
+	}
+}

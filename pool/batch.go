@@ -1,0 +1,344 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// batchPrefix names the tmp/ subdirectory of a Batch; batchLock is the file
+// in it whose flock says that the batch is alive.
+const (
+	batchPrefix = "batch-"
+	batchLock   = "lock"
+)
+
+// A Batch is a group commit: Writer.CommitTo verifies a blob and parks it in a
+// batch-owned temp directory, and Flush makes every parked blob durable with
+// one syncfs(2) of the pool's file system, moves them to their canonical
+// paths and syncs again. A crash before Flush returns leaves at a canonical
+// path only blobs whose bytes were already durable; the parked temp files are
+// removed by a later CleanTemp.
+//
+// Until Flush returns, a blob parked in the batch is absent for Has, Stat,
+// Open, Link and Walk (Put and Begin may store it again; the duplicate is
+// dropped). A Batch is safe for concurrent use: CommitTo may run in many
+// goroutines while another one calls Flush. Call Discard when done with it:
+// it removes the temps of blobs not flushed and the batch directory, and a
+// Flush or CommitTo after it fails with ErrClosed.
+type Batch struct {
+	s       *Store
+	flushMu sync.Mutex // serializes Flush and Discard
+
+	mu      sync.Mutex
+	dir     string   // tmp/batch-*, created by the first CommitTo
+	lock    *os.File // holds the flock on dir/lock
+	seq     int
+	pending []parked
+	parked  map[Digest]Info // every blob parked and not yet at its canonical path
+	closed  bool
+}
+
+// parked is one verified blob waiting in the batch directory.
+type parked struct {
+	temp string
+	info Info
+}
+
+// NewBatch starts a group commit. It touches the disk only at the first
+// CommitTo.
+func (s *Store) NewBatch() *Batch {
+	return &Batch{s: s, parked: map[Digest]Info{}}
+}
+
+// CommitTo is Commit for a group commit: it checks the bytes against req
+// exactly as Commit does, then, instead of syncing the blob and moving it
+// into place, parks it in b (freeing the resumable partial's name) until
+// b.Flush. The returned Info is valid, but the blob is visible only once
+// Flush has returned. If the pool or b already holds the blob, the temp file
+// is removed. CommitTo always ends the Writer. A nil b commits at once, as
+// Commit.
+func (w *Writer) CommitTo(ctx context.Context, req PutRequest, b *Batch) (Info, error) {
+	if b == nil {
+		return w.Commit(ctx, req)
+	}
+	got, err := w.check(ctx, req)
+	if err != nil {
+		return Info{}, err
+	}
+	info, err := b.park(w, got)
+	if err != nil {
+		return Info{}, withCleanup(fmt.Errorf("pool: committing %s: %w", got, err), w.Abort())
+	}
+	return info, nil
+}
+
+// park moves w's verified temp file into the batch directory and ends w.
+func (b *Batch) park(w *Writer, d Digest) (Info, error) {
+	if b.s != w.s {
+		return Info{}, errors.New("batch belongs to another store")
+	}
+	if fi, err := os.Lstat(b.s.Path(d)); err == nil && fi.Mode().IsRegular() && fi.Size() == w.size {
+		if err := w.Discard(); err != nil {
+			return Info{}, err
+		}
+		return Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return Info{}, ErrClosed
+	}
+	if info, ok := b.parked[d]; ok && info.Size == w.size {
+		if err := w.Discard(); err != nil {
+			return Info{}, err
+		}
+		return info, nil
+	}
+	if err := b.open(); err != nil {
+		return Info{}, err
+	}
+	b.seq++
+	temp := filepath.Join(b.dir, strconv.Itoa(b.seq))
+	if err := w.f.Chmod(blobMode); err != nil {
+		return Info{}, err
+	}
+	if err := os.Rename(w.name, temp); err != nil {
+		return Info{}, w.unchmod(err)
+	}
+	// The batch's lock now guards the file: release the Writer's.
+	w.done = true
+	fi, statErr := w.f.Stat()
+	closeErr := w.f.Close()
+	if err := errors.Join(statErr, closeErr); err != nil {
+		if rerr := os.Remove(temp); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return Info{}, err
+	}
+	info := Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}
+	b.pending = append(b.pending, parked{temp: temp, info: info})
+	b.parked[d] = info
+	return info, nil
+}
+
+// open creates and locks the batch directory; b.mu is held.
+func (b *Batch) open() error {
+	if b.lock != nil {
+		return nil
+	}
+	dir, err := os.MkdirTemp(b.s.tmpDir(), batchPrefix+"*")
+	if err != nil {
+		return err
+	}
+	name := filepath.Join(dir, batchLock)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, tempMode)
+	if err == nil {
+		var ok bool
+		if ok, err = tryLock(f); err == nil && !ok {
+			err = fmt.Errorf("new batch lock %s is locked", name)
+		}
+		if err == nil && !samePath(f, name) {
+			err = fmt.Errorf("batch directory %s was removed", dir)
+		}
+		if err != nil {
+			f.Close() // already failing
+		}
+	}
+	if err != nil {
+		os.RemoveAll(dir) // already failing; CleanTemp removes what is left
+		return err
+	}
+	b.dir, b.lock = dir, f
+	return nil
+}
+
+// Flush makes every blob whose CommitTo returned before Flush was called
+// durable and visible at its canonical path: one syncfs of the pool's file
+// system, a rename per blob, and a second syncfs for the directories. On
+// error the blobs not yet moved stay parked (Discard removes them); those
+// already moved are complete and durable blobs. Options.NoSync skips the
+// syncs.
+func (b *Batch) Flush(ctx context.Context) error {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return fmt.Errorf("pool: flushing batch: %w", ErrClosed)
+	}
+	todo := b.pending
+	b.pending = nil
+	b.mu.Unlock()
+	if len(todo) == 0 {
+		return nil
+	}
+	done, err := b.install(ctx, todo)
+	b.mu.Lock()
+	for _, p := range todo[:done] {
+		delete(b.parked, p.info.Digest)
+	}
+	b.pending = append(b.pending, todo[done:]...)
+	b.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("pool: flushing batch: %w", err)
+	}
+	b.s.log.Debug("flushed batch", "blobs", len(todo))
+	return nil
+}
+
+// install syncs the parked files, moves them into place and syncs the
+// directories. It returns how many of todo it moved (or found in place).
+func (b *Batch) install(ctx context.Context, todo []parked) (int, error) {
+	s := b.s
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	perFile := false
+	if !s.opts.NoSync {
+		if err := syncFS(s.root); errors.Is(err, errors.ErrUnsupported) {
+			perFile = true
+		} else if err != nil {
+			return 0, err
+		}
+	}
+	dirs := map[string]bool{}
+	for i, p := range todo {
+		if perFile {
+			if err := syncFile(p.temp); err != nil {
+				return i, err
+			}
+		}
+		dst := s.Path(p.info.Digest)
+		dir := filepath.Dir(dst)
+		if !dirs[dir] {
+			created, err := mkdirNew(dir)
+			if err != nil {
+				return i, err
+			}
+			dirs[dir] = true
+			if created {
+				dirs[filepath.Dir(dir)] = true
+			}
+		}
+		if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() && fi.Size() == p.info.Size {
+			// Stored meanwhile by another writer: keep that file.
+			if err := os.Remove(p.temp); err != nil {
+				return i, err
+			}
+			continue
+		}
+		if err := os.Rename(p.temp, dst); err != nil {
+			return i, err
+		}
+	}
+	if s.opts.NoSync {
+		return len(todo), nil
+	}
+	if !perFile {
+		return len(todo), syncFS(s.root)
+	}
+	for dir := range dirs {
+		if err := syncDir(dir); err != nil {
+			return len(todo), err
+		}
+	}
+	return len(todo), nil
+}
+
+// mkdirNew creates dir unless it exists and reports whether it did.
+func mkdirNew(dir string) (bool, error) {
+	err := os.Mkdir(dir, dirMode)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// syncFile fsyncs the file at path.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Discard ends the batch: it removes the temp files of blobs not flushed and
+// the batch directory, and releases its lock. After a successful Flush it
+// only removes the empty directory. Discard again does nothing.
+func (b *Batch) Discard() error {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	b.pending, b.parked = nil, nil
+	if b.lock == nil {
+		return nil
+	}
+	// Remove while holding the lock, so CleanTemp leaves the directory alone.
+	rerr := os.RemoveAll(b.dir)
+	cerr := b.lock.Close()
+	if err := errors.Join(rerr, cerr); err != nil {
+		return fmt.Errorf("pool: discarding batch: %w", err)
+	}
+	return nil
+}
+
+// cleanBatch removes the batch directory dir unless a live Batch holds its
+// lock, and returns how many parked files it removed.
+func (s *Store) cleanBatch(dir string) (int, error) {
+	lock, err := os.Open(filepath.Join(dir, batchLock))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// A batch that died before taking its lock (old enough to be stale).
+	case err != nil:
+		return 0, err
+	default:
+		defer lock.Close() // read-only; closing releases the lock
+		ok, err := tryLock(lock)
+		if err != nil || !ok {
+			return 0, err
+		}
+		if !samePath(lock, filepath.Join(dir, batchLock)) {
+			return 0, nil
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, e := range entries {
+		if e.Name() != batchLock {
+			removed++
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return 0, err
+	}
+	s.log.Debug("removed stale batch", "path", filepath.Base(dir), "files", removed)
+	return removed, nil
+}
+
+// isBatchDir reports whether a tmp/ entry is a batch directory.
+func isBatchDir(e fs.DirEntry) bool {
+	return e.IsDir() && strings.HasPrefix(e.Name(), batchPrefix)
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package pool
+
+import "errors"
+
+// syncFS is unsupported outside Linux: Batch.Flush falls back to fsyncing
+// every file and directory.
+func syncFS(string) error { return errors.ErrUnsupported }
