@@ -29,7 +29,7 @@ func parseCompression(s string) (Compression, error) {
 }
 
 // ext is the file name suffix of a compression, with its dot ("" for none).
-func (c Compression) ext() string {
+func extOf(c Compression) string {
 	if c == None {
 		return ""
 	}

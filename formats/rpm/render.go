@@ -510,7 +510,7 @@ func (iw *indexWriter) finish(ctx context.Context, s formats.Sink) (Data, error)
 	sum := iw.out.sum()
 	d := Data{
 		Type:          iw.typ,
-		Href:          "repodata/" + sum + "-" + iw.typ + iw.suffixOrXML() + iw.comp.ext(),
+		Href:          "repodata/" + sum + "-" + iw.typ + iw.suffixOrXML() + extOf(iw.comp),
 		Checksums:     formats.Checksums{"sha256": sum},
 		Size:          iw.out.n,
 		OpenChecksums: formats.Checksums{"sha256": iw.open.sum()},
