@@ -501,3 +501,55 @@ func TestHelmDigestMismatch(t *testing.T) {
 		t.Errorf("published index lists the chart that failed:\n%s", idx)
 	}
 }
+
+// TestHelmE2EHostedUpload builds a hosted chart repository with package
+// upload (a chart's .prov beside it is taken along and checked), publishes
+// it through the facade and consumes it with stock helm, provenance included.
+func TestHelmE2EHostedUpload(t *testing.T) {
+	h := newHelmClient(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	var files []string
+	for _, p := range []string{"repo/charts/alpha-0.2.0.tgz", "repo/charts/gamma-0.1.0.tgz", "repo/charts/gamma-0.1.0.tgz.prov", "remote/epsilon-1.0.0.tgz"} {
+		dst := filepath.Join(in, filepath.Base(p))
+		helmWriteFile(t, dst, helmFixtureBytes(t, p))
+		if filepath.Ext(p) == ".tgz" {
+			files = append(files, dst)
+		}
+	}
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+storage: {base_path: %s, published_path: %s}
+repositories:
+  - {id: charts, type: helm, mode: hosted}
+`, filepath.Join(dir, "data"), filepath.Join(dir, "pub"))), filepath.Join(dir, "c.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := chantal.Open("", chantal.WithConfig(cfg), chantal.WithNoSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Upload(ctx, chantal.UploadRequest{Repo: "charts", Files: files})
+	if err != nil || len(res.Added) != 3 {
+		t.Fatalf("upload: %+v, %v", res, err)
+	}
+	// A .prov that does not belong to its chart is refused with the upload.
+	bad := filepath.Join(dir, "bad")
+	helmWriteFile(t, filepath.Join(bad, "alpha-0.2.0.tgz"), helmFixtureBytes(t, "repo/charts/alpha-0.2.0.tgz"))
+	helmWriteFile(t, filepath.Join(bad, "alpha-0.2.0.tgz.prov"), helmFixtureBytes(t, "repo/charts/gamma-0.1.0.tgz.prov"))
+	if _, err := m.Upload(ctx, chantal.UploadRequest{Repo: "charts", Files: []string{filepath.Join(bad, "alpha-0.2.0.tgz")}, Force: true}); err == nil {
+		t.Fatal("a chart with another chart's provenance was accepted")
+	}
+	pub, err := m.Publish(ctx, chantal.PublishRequest{Repo: "charts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := helmServeDir(t, pub.Target)
+	h.run("repo", "add", "up", srv.srv.URL)
+	h.run("repo", "update")
+	if got, want := strings.Join(h.versions("up"), " "), "alpha@0.2.0 epsilon@1.0.0 gamma@0.1.0"; got != want {
+		t.Errorf("helm search: %s, want %s", got, want)
+	}
+	h.run("pull", "up/gamma", "--verify", "--keyring", filepath.Join(helmFixtures, "keyring.gpg"), "-d", t.TempDir())
+}

@@ -1,6 +1,7 @@
 package chantal
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/chantal-lite/chantal/catalog"
@@ -86,6 +88,7 @@ func (m *Mirror) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 	defer poolLock.Unlock()
 
 	items := make([]formats.Item, 0, len(req.Files))
+	var companions []catalog.File
 	for _, name := range req.Files {
 		it, err := m.inspectAndStore(ctx, insp, name)
 		if err != nil {
@@ -104,6 +107,11 @@ func (m *Mirror) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 			it.Path = filepath.Base(name)
 		}
 		items = append(items, it)
+		cf, err := m.uploadCompanions(ctx, f, it, name)
+		if err != nil {
+			return fail(fmt.Errorf("%s: %w", filepath.Base(name), err))
+		}
+		companions = append(companions, cf...)
 	}
 
 	res := &UploadResult{Repo: rc.ID}
@@ -162,7 +170,16 @@ func (m *Mirror) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 			}
 			added = append(added, catalog.Ref{Path: it.Path, Digest: it.Digest})
 		}
-		next := &catalog.State{Files: st.Files}
+		files := st.Files
+		for i, ref := range st.Refs {
+			if drop[i] {
+				// A replaced payload's companions (its .prov) go with it.
+				files = slices.DeleteFunc(slices.Clone(files), func(f catalog.File) bool {
+					return strings.HasPrefix(f.Kind, linkKind) && strings.HasPrefix(f.Path, ref.Path+".")
+				})
+			}
+		}
+		next := &catalog.State{Files: mergeCatalogFiles(files, companions)}
 		for i, ref := range st.Refs {
 			if !drop[i] {
 				next.Refs = append(next.Refs, ref)
@@ -338,4 +355,68 @@ func checkComponent(c string, allowed []string) error {
 		return fmt.Errorf("component %q is not one of the repository's components %v", c, allowed)
 	}
 	return nil
+}
+
+// uploadCompanions stores the companion files found beside an uploaded
+// payload (chart.tgz.prov beside chart.tgz), checked against it, as files
+// published beside the payload.
+func (m *Mirror) uploadCompanions(ctx context.Context, f formats.Format, it formats.Item, local string) ([]catalog.File, error) {
+	cp, ok := f.(formats.Companioner)
+	if !ok {
+		return nil, nil
+	}
+	var out []catalog.File
+	for _, c := range cp.Companions(it, filepath.Base(local)) {
+		p := filepath.Join(filepath.Dir(local), filepath.FromSlash(c.From))
+		max := c.MaxSize
+		if max <= 0 {
+			max = 1 << 20
+		}
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !fi.Mode().IsRegular() || fi.Size() > max {
+			return nil, fmt.Errorf("%s: not a regular file of at most %d bytes", filepath.Base(p), max)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if c.Check != nil {
+			if err := c.Check(data); err != nil {
+				return nil, fmt.Errorf("%s: %w", filepath.Base(p), err)
+			}
+		}
+		info, err := m.pool.Put(ctx, bytes.NewReader(data), pool.PutRequest{Digest: pool.Sum(data), Size: int64(len(data))})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, catalog.File{Path: c.Path, Digest: info.Digest, Size: info.Size, Kind: linkKind + c.Kind,
+			Checksums: map[string]string{"sha256": info.Digest.String()}})
+	}
+	return out, nil
+}
+
+// mergeCatalogFiles returns old with add's files replacing those at the same path.
+func mergeCatalogFiles(old, add []catalog.File) []catalog.File {
+	if len(add) == 0 {
+		return old
+	}
+	byPath := map[string]bool{}
+	for _, f := range add {
+		byPath[f.Path] = true
+	}
+	out := make([]catalog.File, 0, len(old)+len(add))
+	for _, f := range old {
+		if !byPath[f.Path] {
+			out = append(out, f)
+		}
+	}
+	out = append(out, add...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
 }

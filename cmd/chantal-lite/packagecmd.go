@@ -115,7 +115,9 @@ func packageCommand(env *appEnv) *cli.Command {
 				Description: `Reads each file's own metadata (rpm header, deb control, Chart.yaml), stores
 it in the pool and adds it to the repository in one transaction; nothing is
 added when any file fails. A package whose name, version and architecture are
-already present with different bytes is refused unless --force.`,
+already present with different bytes is refused unless --force. A companion
+file beside a package (a Helm chart's .prov) is taken along, checked against
+the package, and published beside it.`,
 				Flags: []cli.Flag{
 					repoFlag,
 					&cli.StringFlag{Name: "component", Usage: "APT component `NAME` (default: the repository's first)"},
