@@ -20,7 +20,8 @@
 // several files of one Kind mean. At the time of writing: rpm copies every
 // comps, modules and other kept file (two with the same base name fail the
 // render, which cannot happen for upstream's checksum-prefixed names) and
-// prunes one updateinfo (the last it is given) to the published packages;
+// merges every member's updateinfo into one (an advisory id several members
+// list keeps the first member's copy), pruned to the published packages;
 // apt and helm regenerate their indexes from the items and ignore member
 // indexes. A view always renders in filtered mode, never verbatim.
 package view

@@ -147,7 +147,7 @@ func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) e
 	for _, d := range data {
 		written[d.Href] = true
 	}
-	var uiFile *formats.File
+	var uiFiles []formats.File
 	var kept []Data
 	for _, kind := range keptKinds {
 		for _, fl := range req.Files {
@@ -192,14 +192,14 @@ func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) e
 		switch {
 		case fl.Kind == KindTreeinfo:
 		case fl.Kind == "updateinfo":
-			uiFile = &req.Files[i]
+			uiFiles = append(uiFiles, req.Files[i])
 		case fl.MirrorOnly, fl.Kind == "repomd", fl.Kind == "signature", mirrorOnly(fl.Kind), isKept(fl.Kind):
 		default:
 			log.Warn("not republishing repo-level file in regenerated metadata", "path", fl.Path, "kind", fl.Kind)
 		}
 	}
-	if uiFile != nil {
-		d, ok, err := f.renderUpdateinfo(ctx, req, *uiFile, comp)
+	if len(uiFiles) > 0 {
+		d, ok, err := f.renderUpdateinfo(ctx, req, uiFiles, comp)
 		if err != nil {
 			return err
 		}

@@ -613,3 +613,55 @@ func FuzzUpdateinfo(f *testing.F) {
 		}
 	})
 }
+
+// TestRenderUpdateinfoMerged renders a view's several updateinfo files as one:
+// every advisory once (the first file's copy of an id wins), each pruned.
+func TestRenderUpdateinfoMerged(t *testing.T) {
+	base := renderInput(t, dirSource(filepath.Join(fixtures, "repo")), formats.ModeFiltered)
+	doc := func(updates ...string) []byte {
+		return []byte(`<?xml version="1.0"?>` + "\n<updates>\n" + strings.Join(updates, "\n") + "\n</updates>\n")
+	}
+	upd := func(id, title, name, epoch, version, release, arch string) string {
+		return `<update type="security"><id>` + id + `</id><title>` + title + `</title><pkglist><collection><package name="` + name +
+			`" epoch="` + epoch + `" version="` + version + `" release="` + release + `" arch="` + arch + `"/></collection></pkglist></update>`
+	}
+	first := doc(upd("A-1", "first copy", "hello", "0", "1.1", "1", "x86_64"), upd("A-2", "greet", "greet-data", "1", "0.5", "3", "noarch"))
+	second := doc(upd("A-1", "second copy", "hello", "0", "1.1", "1", "x86_64"), upd("A-9", "more", "hello", "0", "1.1", "1", "x86_64"),
+		upd("A-8", "not published", "other", "0", "1", "1", "noarch"))
+	b := blobs{}
+	for _, fl := range base.Files {
+		rc, _ := base.Open(context.Background(), fl.Digest)
+		data, _ := io.ReadAll(rc)
+		b.add(data)
+	}
+	req := base
+	req.Open = b.open
+	req.Files = nil
+	for _, fl := range base.Files {
+		if fl.Kind != "updateinfo" {
+			req.Files = append(req.Files, fl)
+		}
+	}
+	req.Files = append(req.Files,
+		formats.File{Path: "member1/repodata/updateinfo.xml", Kind: "updateinfo", Digest: b.add(first)},
+		formats.File{Path: "member2/repodata/updateinfo.xml", Kind: "updateinfo", Digest: b.add(second)})
+	s := render(t, New(nil), req)
+	d := checkRepomd(t, s.files).Find("updateinfo")
+	if d == nil {
+		t.Fatal("no updateinfo rendered")
+	}
+	got := string(decompressed(t, d.Href, s.files[d.Href]))
+	for _, want := range []string{"<id>A-1</id>", "first copy", "<id>A-2</id>", "<id>A-9</id>"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("merged updateinfo lacks %s:\n%s", want, got)
+		}
+	}
+	for _, unwanted := range []string{"second copy", "A-8"} {
+		if strings.Contains(got, unwanted) {
+			t.Errorf("merged updateinfo has %s:\n%s", unwanted, got)
+		}
+	}
+	if n := strings.Count(got, "<update "); n != 3 {
+		t.Errorf("merged updateinfo has %d advisories, want 3", n)
+	}
+}

@@ -213,39 +213,78 @@ func writeNode(w textWriter, n *uiNode, depth int) {
 
 // renderUpdateinfo writes updateinfo pruned to the published packages. ok is
 // false when no advisory names a published package (no file is written).
-func (f *Format) renderUpdateinfo(ctx context.Context, req formats.RenderRequest, fl formats.File, comp Compression) (d Data, ok bool, err error) {
+// renderUpdateinfo merges the updateinfo files (a view passes one per member;
+// an advisory id listed by several keeps the first member's advisory) and
+// prunes every advisory to the published packages, dropping those with none.
+func (f *Format) renderUpdateinfo(ctx context.Context, req formats.RenderRequest, fls []formats.File, comp Compression) (d Data, ok bool, err error) {
 	keep := make(map[nevra]bool, len(req.Items))
 	for i := range req.Items {
 		keep[itemNEVRA(&req.Items[i])] = true
 	}
 	if req.Open == nil {
-		return Data{}, false, fmt.Errorf("reading %s: no Open function", fl.Path)
+		return Data{}, false, fmt.Errorf("reading updateinfo: no Open function")
 	}
-	rc, err := req.Open(ctx, fl.Digest)
-	if err != nil {
-		return Data{}, false, fmt.Errorf("reading %s: %w", fl.Path, err)
-	}
-	defer rc.Close()
-	dec, err := decompress(rc, fl.Path, f.maxMeta)
-	if err != nil {
-		return Data{}, false, err
-	}
-	defer dec.Close()
 	iw, err := f.newIndexWriter("updateinfo", comp)
 	if err != nil {
 		return Data{}, false, err
 	}
 	defer iw.discard()
 	n := 0
-	err = pruneUpdateinfo(ctx, dec, fl.Path, f.maxHeld, keep, iw, &n)
-	if err != nil {
-		return Data{}, false, err
+	seen := map[string]bool{}
+	iw.WriteString(xmlDecl)
+	iw.WriteString("<updates>\n")
+	for _, fl := range fls {
+		if err := f.pruneUpdateinfoFile(ctx, req, fl, keep, seen, iw, &n); err != nil {
+			return Data{}, false, err
+		}
 	}
+	iw.WriteString("</updates>\n")
 	if n == 0 {
 		return Data{}, false, nil
 	}
 	d, err = iw.finish(ctx, req.Sink)
 	return d, err == nil, err
+}
+
+func (f *Format) pruneUpdateinfoFile(ctx context.Context, req formats.RenderRequest, fl formats.File, keep map[nevra]bool, seen map[string]bool, w textWriter, n *int) error {
+	rc, err := req.Open(ctx, fl.Digest)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", fl.Path, err)
+	}
+	defer rc.Close()
+	dec, err := decompress(rc, fl.Path, f.maxMeta)
+	if err != nil {
+		return err
+	}
+	defer dec.Close()
+	return readUpdates(dec, fl.Path, f.maxHeld, func(u *uiNode) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		id := advisoryID(u)
+		if id != "" && seen[id] {
+			return nil
+		}
+		if !prune(u, keep) {
+			return nil
+		}
+		if id != "" {
+			seen[id] = true
+		}
+		*n++
+		writeNode(w, u, 1)
+		return nil
+	})
+}
+
+// advisoryID returns the text of an <update>'s <id> child.
+func advisoryID(u *uiNode) string {
+	for _, k := range u.kids {
+		if k.name.Local == "id" {
+			return strings.TrimSpace(k.text.String())
+		}
+	}
+	return ""
 }
 
 // pruneUpdateinfo reads updateinfo from r and writes the advisories that name
