@@ -200,3 +200,35 @@ func TestSyncUnknownRepo(t *testing.T) {
 		t.Fatalf("err = %v, want ErrUnknownRepo", err)
 	}
 }
+
+// TestNoopSyncChecksBlobsOnlyAfterRemovals: an unchanged upstream with an
+// unchanged pool answers from the pool's generation; once a blob was removed
+// through the pool, the next sync checks every blob and fetches what is gone.
+func TestNoopSyncChecksBlobsOnlyAfterRemovals(t *testing.T) {
+	up := newUpstream(t)
+	a := up.add("alpha", "1.0")
+	up.add("beta", "1.0")
+	m := testMirror(t, up.srv.URL, "")
+	mustSync(t, m, chantal.SyncRequest{Repos: []string{"r1"}})
+	if rr := mustSync(t, m, chantal.SyncRequest{Repos: []string{"r1"}}); !rr.Unchanged {
+		t.Fatalf("second sync: %+v", rr)
+	}
+	pkgs, err := m.Packages(context.Background(), chantal.PackageQuery{Repo: "r1", Name: "^alpha$"})
+	if err != nil || len(pkgs) != 1 {
+		t.Fatalf("Packages = %+v, %v", pkgs, err)
+	}
+	before := up.count(a)
+	if err := m.Pool().Remove(pkgs[0].Digest); err != nil {
+		t.Fatal(err)
+	}
+	rr := mustSync(t, m, chantal.SyncRequest{Repos: []string{"r1"}})
+	if rr.Unchanged || rr.Downloaded != 1 || up.count(a) != before+1 {
+		t.Fatalf("sync after a removal: %+v (alpha fetched %d times)", rr, up.count(a)-before)
+	}
+	if ok, _ := m.Pool().Has(pkgs[0].Digest); !ok {
+		t.Fatal("the removed blob was not fetched again")
+	}
+	if rr := mustSync(t, m, chantal.SyncRequest{Repos: []string{"r1"}}); !rr.Unchanged {
+		t.Fatalf("sync after the repair: %+v", rr)
+	}
+}

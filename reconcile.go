@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -281,6 +282,10 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 			delete(rs.meta, metaTopSHA)
 			delete(rs.meta, metaETag)
 			delete(rs.meta, metaLastMod)
+		}
+		// Every blob of the new state was just downloaded or found present.
+		if gen, err := rs.m.pool.Generation(); err == nil {
+			rs.meta[metaPoolGen] = strconv.FormatInt(gen, 10)
 		}
 		r.State = sid
 		r.Meta = rs.meta

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -143,6 +144,8 @@ type repoSync struct {
 	old    catalog.Repo
 	exists bool
 	meta   map[string]string
+	// checkedPool is set when unchanged checked every blob of the state.
+	checkedPool bool
 	// fetched maps upstream path → digest of metadata already in the pool.
 	mu      sync.Mutex
 	fetched map[string]pool.Digest
@@ -279,6 +282,7 @@ const (
 	metaLastMod = "top.last_modified"
 	metaConfig  = "config"
 	metaTopPath = "top.path"
+	metaPoolGen = "pool.generation"
 )
 
 func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
@@ -314,6 +318,9 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 		rs.meta[metaTopPath] = topPath
 		if resp.NotModified {
 			if ok, err := rs.unchanged(ctx); err != nil || ok {
+				if ok && rs.checkedPool && !dryRun {
+					err = rs.saveMeta(ctx)
+				}
 				return err
 			}
 			// Something is missing locally: fetch unconditionally.
@@ -467,15 +474,25 @@ func (rs *repoSync) unchanged(ctx context.Context) (bool, error) {
 	}); err != nil {
 		return false, err
 	}
-	for _, r := range st.Refs {
-		if ok, err := rs.m.pool.Has(r.Digest); err != nil || !ok {
-			return false, err
-		}
+	// Blobs leave the pool only through Remove (gc), which moves the pool's
+	// generation: at the generation of the last full check, they are all there.
+	gen, err := rs.m.pool.Generation()
+	if err != nil {
+		return false, err
 	}
-	for _, f := range st.Files {
-		if ok, err := rs.m.pool.Has(f.Digest); err != nil || !ok {
-			return false, err
+	if g := strconv.FormatInt(gen, 10); rs.old.Meta[metaPoolGen] != g {
+		for _, r := range st.Refs {
+			if ok, err := rs.m.pool.Has(r.Digest); err != nil || !ok {
+				return false, err
+			}
 		}
+		for _, f := range st.Files {
+			if ok, err := rs.m.pool.Has(f.Digest); err != nil || !ok {
+				return false, err
+			}
+		}
+		rs.meta[metaPoolGen] = g
+		rs.checkedPool = true
 	}
 	rs.res.Unchanged = true
 	rs.res.State = rs.old.State.String()

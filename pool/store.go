@@ -164,6 +164,41 @@ func (s *Store) Remove(d Digest) error {
 	if err != nil {
 		return fmt.Errorf("pool: removing blob: %w", err)
 	}
+	return s.bumpGeneration()
+}
+
+// generationFile grows by one byte per removed blob; its size is the pool's
+// removal generation.
+const generationFile = "generation"
+
+// Generation identifies the pool's removals so far: it changes whenever Remove
+// takes a blob out, and only then. A caller that saw every blob of a set
+// present at one generation knows they are still present at the same
+// generation (blobs leave the pool only through Remove; files deleted behind
+// the pool's back are what Verify and a catalog check are for).
+func (s *Store) Generation() (int64, error) {
+	fi, err := os.Stat(filepath.Join(s.root, generationFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("pool: reading generation: %w", err)
+	}
+	return fi.Size(), nil
+}
+
+func (s *Store) bumpGeneration() error {
+	f, err := os.OpenFile(filepath.Join(s.root, generationFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("pool: recording removal: %w", err)
+	}
+	_, err = f.Write([]byte{'.'}) // O_APPEND: concurrent removers never lose a byte
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("pool: recording removal: %w", err)
+	}
 	return nil
 }
 
