@@ -232,3 +232,25 @@ func TestNoopSyncChecksBlobsOnlyAfterRemovals(t *testing.T) {
 		t.Fatalf("sync after the repair: %+v", rr)
 	}
 }
+
+// TestDBVerifyMarksMissingBlobs: a blob deleted behind the pool's back is
+// found by db verify, after which the next sync fetches it again.
+func TestDBVerifyMarksMissingBlobs(t *testing.T) {
+	ctx := context.Background()
+	up := newUpstream(t)
+	a := up.add("alpha", "1.0")
+	m := testMirror(t, up.srv.URL, "")
+	mustSync(t, m, chantal.SyncRequest{Repos: []string{"r1"}})
+	pkgs, _ := m.Packages(ctx, chantal.PackageQuery{Repo: "r1"})
+	if err := os.Remove(m.Pool().Path(pkgs[0].Digest)); err != nil {
+		t.Fatal(err)
+	}
+	vr, err := m.VerifyDB(ctx, chantal.VerifyDBRequest{})
+	if err != nil || vr.MissingCount != 1 {
+		t.Fatalf("VerifyDB = %+v, %v", vr, err)
+	}
+	before := up.count(a)
+	if rr := mustSync(t, m, chantal.SyncRequest{Repos: []string{"r1"}}); rr.Unchanged || up.count(a) != before+1 {
+		t.Fatalf("sync after db verify found a missing blob: %+v", rr)
+	}
+}

@@ -235,6 +235,13 @@ func (m *Mirror) VerifyDB(ctx context.Context, req VerifyDBRequest) (*VerifyDBRe
 		return nil, fmt.Errorf("verify catalog: check pool: %w", err)
 	}
 	slices.SortFunc(res.Missing, func(a, b pool.Digest) int { return bytes.Compare(a[:], b[:]) })
+	if res.MissingCount > 0 {
+		// Blobs vanished behind the pool's back: make the next syncs of
+		// unchanged upstreams check their blobs and fetch what is gone.
+		if err := m.pool.MarkChanged(); err != nil {
+			return nil, err
+		}
+	}
 	if req.Rehash {
 		pr, err := m.VerifyPool(ctx, VerifyPoolRequest{Parallel: req.Parallel})
 		if err != nil {

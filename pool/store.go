@@ -187,6 +187,10 @@ func (s *Store) Generation() (int64, error) {
 	return fi.Size(), nil
 }
 
+// MarkChanged moves the generation without removing anything: for a caller
+// that found blobs missing which were deleted behind the pool's back.
+func (s *Store) MarkChanged() error { return s.bumpGeneration() }
+
 func (s *Store) bumpGeneration() error {
 	f, err := os.OpenFile(filepath.Join(s.root, generationFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
