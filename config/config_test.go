@@ -88,7 +88,7 @@ func TestLoadFull(t *testing.T) {
 				PublishPath: "el9/epel",
 			},
 			{
-				ID: "bookworm", Type: "apt", Feed: "http://deb.debian.org/debian", Mode: "mirror",
+				ID: "bookworm", Type: "apt", Feed: "http://debian-mirror.example/debian", Mode: "mirror",
 				Enabled: ptr(false),
 				Auth:    config.Auth{Type: "custom", Headers: map[string]string{"X-API-Key": "key-123"}},
 				Verify:  config.Verify{OnInvalid: "fail"},
