@@ -380,8 +380,11 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 	if err != nil {
 		return err
 	}
+	// The dependency closure needs every item, with its fragments (where the
+	// format reads dependencies): no filtering or early storing then.
+	storeEarly := !dryRun
 	if rs.rc.Filters.FilterWithDeps {
-		keep = nil // the dependency closure needs every item
+		keep, storeEarly = nil, false
 	}
 	flushed := 0
 	err = rs.format.Scan(ctx, sreq, func(e formats.Entry) error {
@@ -391,7 +394,7 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 				return nil
 			}
 			items = append(items, *e.Item)
-			if !dryRun && len(items)-flushed >= itemBatch {
+			if storeEarly && len(items)-flushed >= itemBatch {
 				if err := rs.storeItems(ctx, items[flushed:]); err != nil {
 					return err
 				}
