@@ -1,0 +1,55 @@
+package chantal_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chantal-lite/chantal"
+)
+
+// BenchmarkFacadeRepublishOneChange measures, through the facade, the first
+// publish of an N-item repository (lines format; N from
+// CHANTAL_BENCH_ITEMS, default 5000; the size is 63000) and the
+// republish after one more item is synced: the time ratio and the
+// file-system operations of the republish.
+func BenchmarkFacadeRepublishOneChange(b *testing.B) {
+	n := 5000
+	if v, err := strconv.Atoi(os.Getenv("CHANTAL_BENCH_ITEMS")); err == nil && v > 0 {
+		n = v
+	}
+	ctx := context.Background()
+	var first, again time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		up := newUpstream(b)
+		for j := range n {
+			up.add(fmt.Sprintf("p%06d", j), "1.0")
+		}
+		m := testMirror(b, up.srv.URL, "")
+		mustSync(b, m, chantal.SyncRequest{Repos: []string{"r1"}})
+		b.StartTimer()
+		t0 := time.Now()
+		if _, err := m.Publish(ctx, chantal.PublishRequest{Repo: "r1"}); err != nil {
+			b.Fatal(err)
+		}
+		first += time.Since(t0)
+		b.StopTimer()
+		up.add("zz-new", "1.0")
+		mustSync(b, m, chantal.SyncRequest{Repos: []string{"r1"}})
+		b.StartTimer()
+		t1 := time.Now()
+		res, err := m.Publish(ctx, chantal.PublishRequest{Repo: "r1"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		again += time.Since(t1)
+		if res.Linked != 1 {
+			b.Fatalf("republish linked %d payloads, want 1", res.Linked)
+		}
+	}
+	b.ReportMetric(float64(again)/float64(first), "republish/first")
+}
