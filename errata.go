@@ -23,9 +23,7 @@ package chantal
 // the registry.
 
 import (
-	"bufio"
 	"bytes"
-	"compress/bzip2"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -41,14 +39,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/xi2/xz"
-
 	"github.com/chantal-lite/chantal/catalog"
 	"github.com/chantal-lite/chantal/config"
 	"github.com/chantal-lite/chantal/errata"
 	"github.com/chantal-lite/chantal/formats"
+	"github.com/chantal-lite/chantal/internal/compress"
 	"github.com/chantal-lite/chantal/internal/fetch"
 	"github.com/chantal-lite/chantal/pool"
 	"github.com/chantal-lite/chantal/snapshot"
@@ -197,7 +192,7 @@ func (m *Mirror) readUpdateinfo(ctx context.Context, f catalog.File, source stri
 		return nil, err
 	}
 	defer rc.Close()
-	dec, err := decompressByExt(rc, f.Path, maxUpdateinfoBytes)
+	dec, err := compress.NewReader(rc, f.Path, maxUpdateinfoBytes, compress.Errors{TooLarge: errata.ErrTooLarge, Malformed: errata.ErrMalformed})
 	if err != nil {
 		return nil, err
 	}
@@ -209,64 +204,6 @@ func (m *Mirror) readUpdateinfo(ctx context.Context, f catalog.File, source stri
 		return nil, err
 	}
 	return mergeDuplicates(advs), nil
-}
-
-// boundedReader fails once more than n bytes were read.
-type boundedReader struct {
-	r io.Reader
-	n int64
-}
-
-func (b *boundedReader) Read(p []byte) (int, error) {
-	if b.n < 0 {
-		return 0, fmt.Errorf("decompressing: output exceeds its bound: %w", errata.ErrTooLarge)
-	}
-	k, err := b.r.Read(p)
-	b.n -= int64(k)
-	if b.n < 0 {
-		return k, fmt.Errorf("decompressing: output exceeds its bound: %w", errata.ErrTooLarge)
-	}
-	return k, err
-}
-
-type readCloser struct {
-	io.Reader
-	close func() error
-}
-
-func (r readCloser) Close() error { return r.close() }
-
-// decompressByExt decompresses r as the extension of name says (.gz, .xz,
-// .zst, .bz2, else plain), bounded to limit bytes of output.
-func decompressByExt(r io.Reader, name string, limit int64) (io.ReadCloser, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var out io.Reader
-	closeFn := func() error { return nil }
-	switch path.Ext(name) {
-	case ".gz":
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("decompressing %s: %w", name, err)
-		}
-		out, closeFn = zr, zr.Close
-	case ".xz":
-		zr, err := xz.NewReader(br, 64<<20)
-		if err != nil {
-			return nil, fmt.Errorf("decompressing %s: %w", name, err)
-		}
-		out = zr
-	case ".zst", ".zstd":
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(128<<20), zstd.WithDecoderMaxMemory(uint64(limit)))
-		if err != nil {
-			return nil, fmt.Errorf("decompressing %s: %w", name, err)
-		}
-		out, closeFn = zr, func() error { zr.Close(); return nil }
-	case ".bz2":
-		out = bzip2.NewReader(br)
-	default:
-		out = br
-	}
-	return readCloser{Reader: &boundedReader{r: out, n: limit}, close: closeFn}, nil
 }
 
 // --- errata sources -------------------------------------------------------
@@ -1046,7 +983,7 @@ func evaluate(a *errata.Advisory, idx map[string][]pkgVer, cmp func(a, b string)
 		fvs := p.FixedVersions()
 		for _, n := range names {
 			for _, v := range idx[n] {
-				if !archOK(p.Arch, v.arch) {
+				if !errata.ArchMatches(p.Arch, v.arch) {
 					continue
 				}
 				k := pair{n, v.arch}
@@ -1085,20 +1022,6 @@ func evaluate(a *errata.Advisory, idx map[string][]pkgVer, cmp func(a, b string)
 		return strings.Compare(x.Arch, y.Arch)
 	})
 	return status, out
-}
-
-// archOK is errata's architecture rule: equal, either empty, or noarch on
-// either side; source packages only match "src".
-func archOK(have, want string) bool {
-	switch {
-	case have == want, have == "", want == "":
-		return true
-	case have == "src" || want == "src":
-		return false
-	case have == "noarch" || want == "noarch":
-		return true
-	}
-	return false
 }
 
 // --- queries --------------------------------------------------------------
@@ -1657,7 +1580,7 @@ func (m *Mirror) diffErrata(tx *catalog.Tx, ra, rb catalog.Repo, sa, sb catalog.
 // the advisory: new ≥ one of its fixed versions > old.
 func appliesUpgrade(a *errata.Advisory, name, arch, old, new string, cmp func(a, b string) int) bool {
 	for _, p := range a.Packages {
-		if !archOK(p.Arch, arch) {
+		if !errata.ArchMatches(p.Arch, arch) {
 			continue
 		}
 		var fvs []string

@@ -270,18 +270,25 @@ func (m *Mirror) repoInfo(tx *catalog.Tx, id string, sizes bool) (RepoInfo, erro
 	ri.Synced = r.Meta[stateTimeKey] != ""
 	ri.State = r.State.String()
 	ri.StateTime = m.stateTime(r)
-	st, err := tx.State(r.State)
+	// Counts come from the state record; only a size total walks the refs.
+	if ri.Items, err = tx.StateLen(r.State); err != nil {
+		return ri, err
+	}
+	files, err := tx.StateFiles(r.State)
 	if err != nil {
 		return ri, err
 	}
-	ri.Items, ri.Files = len(st.Refs), len(st.Files)
+	ri.Files = len(files)
 	if sizes {
-		for _, ref := range st.Refs {
+		if err := tx.WalkState(r.State, func(ref catalog.Ref) error {
 			if it, err := tx.Item(ref.Digest); err == nil {
 				ri.Bytes += it.Size
 			}
+			return nil
+		}); err != nil {
+			return ri, err
 		}
-		for _, f := range st.Files {
+		for _, f := range files {
 			ri.Bytes += f.Size
 		}
 	}

@@ -469,14 +469,6 @@ func (rs *repoSync) unchanged(ctx context.Context) (bool, error) {
 	if !rs.exists {
 		return false, nil
 	}
-	var st *catalog.State
-	if err := rs.m.view(ctx, func(tx *catalog.Tx) error {
-		var err error
-		st, err = tx.State(rs.old.State)
-		return err
-	}); err != nil {
-		return false, err
-	}
 	// Blobs leave the pool only through Remove (gc), which moves the pool's
 	// generation: at the generation of the last full check, they are all there.
 	gen, err := rs.m.pool.Generation()
@@ -484,6 +476,14 @@ func (rs *repoSync) unchanged(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	if g := strconv.FormatInt(gen, 10); rs.old.Meta[metaPoolGen] != g {
+		var st *catalog.State
+		if err := rs.m.view(ctx, func(tx *catalog.Tx) error {
+			var err error
+			st, err = tx.State(rs.old.State)
+			return err
+		}); err != nil {
+			return false, err
+		}
 		for _, r := range st.Refs {
 			if ok, err := rs.m.pool.Has(r.Digest); err != nil || !ok {
 				return false, err

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/chantal-lite/chantal/internal/atomicfile"
 )
 
 // keyReplaced marks, in the meta bucket, a file that Vacuum or Import has
@@ -65,24 +67,12 @@ func (db *DB) replaceWith(tmp string) error {
 	if err := os.Rename(tmp, db.path); err != nil {
 		return err
 	}
-	if err := syncDir(filepath.Dir(db.path)); err != nil {
+	if err := atomicfile.Sync(filepath.Dir(db.path)); err != nil {
 		return err
 	}
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(bucketMeta)).Put([]byte(keyReplaced), []byte(time.Now().UTC().Format(time.RFC3339)))
 	})
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // VacuumOptions configure Vacuum. A nil *VacuumOptions means the defaults.

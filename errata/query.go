@@ -64,10 +64,10 @@ func Filter(advs []Advisory, c Criteria) []Advisory {
 	return out
 }
 
-// archMatches reports whether a package listed for have applies to a
-// package of arch want: equal, either empty, or noarch on either side;
-// source packages only match "src".
-func archMatches(have, want string) bool {
+// ArchMatches reports whether a package an advisory lists for arch have
+// applies to a package of arch want: equal, either empty, or noarch on either
+// side; source packages only match "src".
+func ArchMatches(have, want string) bool {
 	switch {
 	case have == want, have == "", want == "":
 		return true
@@ -92,7 +92,7 @@ func (a *Advisory) Fixes(name, version, arch string, cmp func(a, b string) int) 
 	}
 	for i := range a.Packages {
 		p := &a.Packages[i]
-		if !archMatches(p.Arch, arch) {
+		if !ArchMatches(p.Arch, arch) {
 			continue
 		}
 		if p.Name == name && p.Fixes(version, cmp) {

@@ -38,3 +38,19 @@ func OpenFile(ctx context.Context, src Source, f File) (io.ReadCloser, error) {
 		io.Closer
 	}{vr, rc}, nil
 }
+
+// WriteFile writes data as the whole file at path of sink.
+func WriteFile(ctx context.Context, sink Sink, path string, data []byte) error {
+	w, err := sink.Create(ctx, path)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	_, err = w.Write(data)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

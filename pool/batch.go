@@ -211,7 +211,7 @@ func (b *Batch) install(ctx context.Context, todo []parked) (int, error) {
 	dirs := map[string]bool{}
 	for i, p := range todo {
 		if perFile {
-			if err := syncFile(p.temp); err != nil {
+			if err := syncPath(p.temp); err != nil {
 				return i, err
 			}
 		}
@@ -245,7 +245,7 @@ func (b *Batch) install(ctx context.Context, todo []parked) (int, error) {
 		return len(todo), syncFS(s.root)
 	}
 	for dir := range dirs {
-		if err := syncDir(dir); err != nil {
+		if err := syncPath(dir); err != nil {
 			return len(todo), err
 		}
 	}
@@ -259,19 +259,6 @@ func mkdirNew(dir string) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
-}
-
-// syncFile fsyncs the file at path.
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // Discard ends the batch: it removes the temp files of blobs not flushed and

@@ -480,22 +480,9 @@ func (s *Store) copyTo(d Digest, dst string) (err error) {
 		}
 	}
 	if !s.opts.NoSync {
-		return syncDir(dir)
+		return syncPath(dir)
 	}
 	return nil
-}
-
-// syncDir fsyncs a directory so that a rename or create in it is durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // tryLock takes an exclusive flock on f without blocking. It reports false
@@ -523,4 +510,19 @@ func tryLock(f *os.File) (bool, error) {
 		return false, fmt.Errorf("locking %s: %w", f.Name(), lerr)
 	}
 	return true, nil
+}
+
+// syncPath fsyncs the file or directory at path; syncing a directory makes
+// the entries created, renamed or removed in it durable. (The pool imports
+// nothing of ours, so it keeps this one helper of its own.)
+func syncPath(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -246,7 +246,7 @@ func (w *Writer) install(d Digest) (Info, error) {
 	fi, statErr := w.f.Stat()
 	closeErr := w.f.Close() // releases the lock
 	if !s.opts.NoSync {
-		if err := syncDir(filepath.Dir(dst)); err != nil {
+		if err := syncPath(filepath.Dir(dst)); err != nil {
 			return Info{}, err
 		}
 	}
@@ -280,7 +280,7 @@ func (s *Store) mkdirBlobDir(dir string) error {
 	if s.opts.NoSync {
 		return nil
 	}
-	return syncDir(filepath.Dir(dir))
+	return syncPath(filepath.Dir(dir))
 }
 
 // Abort ends the Writer without storing the blob. A resumable partial (Begin

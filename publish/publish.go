@@ -58,6 +58,7 @@ import (
 	"time"
 
 	"github.com/chantal-lite/chantal/formats"
+	"github.com/chantal-lite/chantal/internal/atomicfile"
 	"github.com/chantal-lite/chantal/internal/lock"
 	"github.com/chantal-lite/chantal/pool"
 )
@@ -289,7 +290,7 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 	}
 	if r.sync {
 		for _, d := range sink.dirs() {
-			if err := syncDir(sink.t.abs(d)); err != nil {
+			if err := atomicfile.Sync(sink.t.abs(d)); err != nil {
 				return res, r.dropStage(stage, fmt.Errorf("syncing staged metadata: %w", err))
 			}
 		}
@@ -302,7 +303,7 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 		return res, r.dropStage(stage, fmt.Errorf("renaming staged metadata: %w", err))
 	}
 	if r.sync {
-		if err := syncDir(r.t.abs(versionsDir)); err != nil {
+		if err := atomicfile.Sync(r.t.abs(versionsDir)); err != nil {
 			return res, fmt.Errorf("syncing %s: %w", versionsDir, err)
 		}
 	}
@@ -581,7 +582,7 @@ func (r *run) switchTo(id string, entries []string) error {
 		return err
 	}
 	if r.sync {
-		return syncDir(r.target)
+		return atomicfile.Sync(r.target)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/chantal-lite/chantal/internal/atomicfile"
 	"github.com/chantal-lite/chantal/pool"
 )
 
@@ -240,7 +241,7 @@ func (t *tree) syncDirty() error {
 	}
 	slices.Sort(dirs)
 	for _, d := range dirs {
-		if err := syncDir(t.abs(d)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := atomicfile.Sync(t.abs(d)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("syncing %s: %w", d, err)
 		}
 	}
@@ -272,20 +273,7 @@ func (t *tree) writeFile(rel string, data []byte) error {
 		return fmt.Errorf("writing %s: %w", rel, err)
 	}
 	if t.sync {
-		return syncDir(filepath.Dir(t.abs(rel)))
+		return atomicfile.Sync(filepath.Dir(t.abs(rel)))
 	}
 	return nil
-}
-
-// syncDir fsyncs a directory so that entries created or removed in it are durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

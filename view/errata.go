@@ -59,7 +59,7 @@ func ErrataFilter(req ErrataRequest) *Merged {
 			if p.Version != "" {
 				evr := p.EVR()
 				for _, it := range byName[p.Name] {
-					if archMatches(p.Arch, it.Arch) && cmp(it.Version, evr) == 0 {
+					if errata.ArchMatches(p.Arch, it.Arch) && cmp(it.Version, evr) == 0 {
 						pick(it)
 					}
 				}
@@ -74,7 +74,7 @@ func ErrataFilter(req ErrataRequest) *Merged {
 				// package of that name (or source) at it.
 				low := map[string]string{}
 				for _, it := range byName[n] {
-					if !archMatches(p.Arch, it.Arch) || !a.Fixes(n, it.Version, it.Arch, cmp) {
+					if !errata.ArchMatches(p.Arch, it.Arch) || !a.Fixes(n, it.Version, it.Arch, cmp) {
 						continue
 					}
 					if cur, ok := low[it.Arch]; !ok || cmp(it.Version, cur) < 0 {
@@ -93,19 +93,4 @@ func ErrataFilter(req ErrataRequest) *Merged {
 	base := req.Base
 	merged := Merge([]Member{{Name: base.Name, Items: base.Items, Files: base.Files}, {Name: "errata", Items: extra}})
 	return merged
-}
-
-// archMatches reports whether an advisory package listed for have applies
-// to an item of arch want: equal, either empty, or noarch on either side;
-// source packages only match "src".
-func archMatches(have, want string) bool {
-	switch {
-	case have == want, have == "", want == "":
-		return true
-	case have == "src" || want == "src":
-		return false
-	case have == "noarch" || want == "noarch":
-		return true
-	}
-	return false
 }

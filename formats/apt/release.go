@@ -3,11 +3,12 @@ package apt
 import (
 	"bytes"
 	"fmt"
-	"path"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chantal-lite/chantal/internal/relpath"
 )
 
 // Release is a parsed Release (or the verified payload of an InRelease).
@@ -162,30 +163,10 @@ func isHex(s string) bool {
 // entries): relative, no "..", no backslash, NUL or control characters. A
 // leading "./" (flat repositories) is removed.
 func cleanRel(p string) (string, error) {
-	bad := func(why string) (string, error) { return "", fmt.Errorf("path %q: %s", clip(p), why) }
 	for strings.HasPrefix(p, "./") {
 		p = p[2:]
 	}
-	switch {
-	case p == "":
-		return bad("empty")
-	case strings.HasPrefix(p, "/"):
-		return bad("absolute")
-	case strings.ContainsRune(p, '\\'):
-		return bad("backslash")
-	case strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		return bad("control character")
-	}
-	for seg := range strings.SplitSeq(p, "/") {
-		if seg == ".." {
-			return bad("parent directory")
-		}
-	}
-	c := path.Clean(p)
-	if c == "." {
-		return bad("names the root")
-	}
-	return c, nil
+	return relpath.Clean(p)
 }
 
 // clearsignHeader starts a cleartext-signed message.

@@ -207,7 +207,7 @@ func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) e
 	}
 	rel := releaseText(p, up, req, comps, archs, files)
 	base := p.base()
-	if err := put(ctx, req.Sink, base+"Release", rel); err != nil {
+	if err := formats.WriteFile(ctx, req.Sink, base+"Release", rel); err != nil {
 		return err
 	}
 	if req.Signer == nil {
@@ -218,14 +218,14 @@ func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) e
 	if err != nil {
 		return fmt.Errorf("signing InRelease: %w", err)
 	}
-	if err := put(ctx, req.Sink, base+"InRelease", in); err != nil {
+	if err := formats.WriteFile(ctx, req.Sink, base+"InRelease", in); err != nil {
 		return err
 	}
 	sig, err := req.Signer.DetachSign(ctx, rel)
 	if err != nil {
 		return fmt.Errorf("signing Release.gpg: %w", err)
 	}
-	return put(ctx, req.Sink, base+"Release.gpg", sig)
+	return formats.WriteFile(ctx, req.Sink, base+"Release.gpg", sig)
 }
 
 // componentOf is the component an item is published in: the one its
@@ -437,12 +437,12 @@ func writeIndexes(ctx context.Context, sink formats.Sink, base string, idx []ind
 					}
 				}
 				r := rendered{name: ix.name + ext, size: int64(len(data)), sums: sumsOf(data)}
-				if err := put(gctx, sink, base+r.name, data); err != nil {
+				if err := formats.WriteFile(gctx, sink, base+r.name, data); err != nil {
 					return err
 				}
 				if byHash {
 					for _, h := range []struct{ dir, sum string }{{"SHA256", r.sums[2]}, {"SHA512", r.sums[3]}} {
-						if err := put(gctx, sink, base+byHashPath(r.name, h.dir, h.sum), data); err != nil {
+						if err := formats.WriteFile(gctx, sink, base+byHashPath(r.name, h.dir, h.sum), data); err != nil {
 							return err
 						}
 					}
@@ -489,21 +489,6 @@ func compress(b []byte, ext string) ([]byte, error) {
 func sumsOf(b []byte) [4]string {
 	m, s1, s2, s5 := md5.Sum(b), sha1.Sum(b), sha256.Sum256(b), sha512.Sum512(b)
 	return [4]string{hex.EncodeToString(m[:]), hex.EncodeToString(s1[:]), hex.EncodeToString(s2[:]), hex.EncodeToString(s5[:])}
-}
-
-func put(ctx context.Context, sink formats.Sink, p string, b []byte) error {
-	w, err := sink.Create(ctx, p)
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	_, err = w.Write(b)
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	return nil
 }
 
 // releaseDate is the Date format Debian's archive uses.

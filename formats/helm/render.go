@@ -425,22 +425,7 @@ func copyFile(ctx context.Context, req formats.RenderRequest, fl formats.File) e
 	if len(data) > maxProvSize {
 		return fmt.Errorf("reading %s: larger than %d bytes", fl.Path, maxProvSize)
 	}
-	return write(ctx, req.Sink, fl.Path, data)
-}
-
-func write(ctx context.Context, s formats.Sink, p string, b []byte) error {
-	w, err := s.Create(ctx, p)
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", p, err)
-	}
-	if _, err := w.Write(b); err != nil {
-		w.Close()
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	return nil
+	return formats.WriteFile(ctx, req.Sink, fl.Path, data)
 }
 
 // entryNode is an item's kept entry with its published url and digest.

@@ -210,7 +210,7 @@ func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) e
 	data = append(data, kept...)
 
 	md := repomdXML(req.Now.Unix(), data)
-	if err := writeFile(ctx, req.Sink, RepomdPath, md); err != nil {
+	if err := formats.WriteFile(ctx, req.Sink, RepomdPath, md); err != nil {
 		return err
 	}
 	if req.Signer != nil {
@@ -218,7 +218,7 @@ func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) e
 		if err != nil {
 			return fmt.Errorf("signing %s: %w", RepomdPath, err)
 		}
-		if err := writeFile(ctx, req.Sink, SignaturePath, sig); err != nil {
+		if err := formats.WriteFile(ctx, req.Sink, SignaturePath, sig); err != nil {
 			return err
 		}
 	}
@@ -232,21 +232,6 @@ func isKept(kind string) bool {
 		}
 	}
 	return false
-}
-
-func writeFile(ctx context.Context, s formats.Sink, p string, b []byte) error {
-	w, err := s.Create(ctx, p)
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	_, err = w.Write(b)
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	return nil
 }
 
 // renderIndex streams one of primary, filelists and other.

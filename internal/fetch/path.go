@@ -2,35 +2,16 @@ package fetch
 
 import (
 	"fmt"
-	"path"
-	"strings"
+
+	"github.com/chantal-lite/chantal/internal/relpath"
 )
 
-// cleanPath confines an upstream-relative path: it must be non-empty, relative,
-// free of "..", backslashes, NUL and other control characters, and is returned
-// in path.Clean form.
+// cleanPath confines an upstream-relative path (relpath.Clean); a refused one
+// is an error wrapping ErrPath.
 func cleanPath(p string) (string, error) {
-	bad := func(why string) (string, error) {
-		return "", fmt.Errorf("%w %q: %s", ErrPath, clip(p), why)
-	}
-	switch {
-	case p == "":
-		return bad("empty")
-	case strings.HasPrefix(p, "/"):
-		return bad("absolute")
-	case strings.ContainsRune(p, '\\'):
-		return bad("backslash")
-	case strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		return bad("control character")
-	}
-	for seg := range strings.SplitSeq(p, "/") {
-		if seg == ".." {
-			return bad("parent directory")
-		}
-	}
-	c := path.Clean(p)
-	if c == "." {
-		return bad("names the root")
+	c, err := relpath.Clean(p)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrPath, err)
 	}
 	return c, nil
 }

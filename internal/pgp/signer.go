@@ -14,6 +14,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/chantal-lite/chantal/internal/atomicfile"
 )
 
 // signatureHash is the digest of every signature we make: what Debian's own
@@ -341,7 +343,7 @@ func writeExclusive(path string, data []byte) (created bool, err error) {
 		}
 		return false, err
 	}
-	return true, syncDir(filepath.Dir(path))
+	return true, atomicfile.Sync(filepath.Dir(path))
 }
 
 // writeAtomic replaces path with data by temporary file, fsync and rename.
@@ -354,7 +356,7 @@ func writeAtomic(path string, data []byte, perm os.FileMode) error {
 		_ = os.Remove(tmp) // best effort; the rename error is the one to report
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return atomicfile.Sync(filepath.Dir(path))
 }
 
 // writeTemp writes data to a synced temporary file beside path.
@@ -379,16 +381,4 @@ func writeTemp(path string, data []byte, perm os.FileMode) (string, error) {
 		return "", err
 	}
 	return name, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

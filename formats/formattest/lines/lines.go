@@ -193,7 +193,7 @@ func (Format) Render(ctx context.Context, req formats.RenderRequest) error {
 			buf.WriteByte('\n')
 		}
 	}
-	if err := write(ctx, req.Sink, Index, buf.Bytes()); err != nil {
+	if err := formats.WriteFile(ctx, req.Sink, Index, buf.Bytes()); err != nil {
 		return err
 	}
 	if req.Signer != nil {
@@ -201,21 +201,9 @@ func (Format) Render(ctx context.Context, req formats.RenderRequest) error {
 		if err != nil {
 			return fmt.Errorf("signing %s: %w", Index, err)
 		}
-		return write(ctx, req.Sink, Index+".asc", sig)
+		return formats.WriteFile(ctx, req.Sink, Index+".asc", sig)
 	}
 	return nil
-}
-
-func write(ctx context.Context, s formats.Sink, p string, b []byte) error {
-	w, err := s.Create(ctx, p)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(b); err != nil {
-		w.Close()
-		return err
-	}
-	return w.Close()
 }
 
 // Build returns an upstream index for payloads (path → content) with the given
