@@ -163,8 +163,8 @@ func knownBuckets() []string {
 func (tx *Tx) checkKnownBuckets(op string) error {
 	known := knownBuckets()
 	return tx.tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-		if slices.Contains(known, string(name)) {
-			return nil
+		if slices.Contains(known, string(name)) || string(name) == bucketItemLog {
+			return nil // known, or derived bookkeeping export skips
 		}
 		if k, _ := b.Cursor().First(); k != nil {
 			return fmt.Errorf("%s: bucket %q is not supported by this build: %w", op, name, errors.ErrUnsupported)

@@ -224,8 +224,14 @@ func (tx *Tx) PutItem(it Item) error {
 		return fmt.Errorf("put item: zero digest: %w", ErrInvalid)
 	}
 	data := encodeItem(&it)
-	if bytes.Equal(tx.bucket(bucketItems).Get(it.Digest[:]), data) {
+	old := tx.bucket(bucketItems).Get(it.Digest[:])
+	if bytes.Equal(old, data) {
 		return nil // unchanged: dirty no pages
+	}
+	if old != nil {
+		if err := tx.logItemChange(it.Digest); err != nil {
+			return err
+		}
 	}
 	if err := tx.unindexItem(it.Digest); err != nil {
 		return err
@@ -264,8 +270,14 @@ func (tx *Tx) PutItems(items []Item) error {
 			return fmt.Errorf("put items: zero digest: %w", ErrInvalid)
 		}
 		data := encodeItem(it)
-		if bytes.Equal(bucket.Get(it.Digest[:]), data) {
+		old := bucket.Get(it.Digest[:])
+		if bytes.Equal(old, data) {
 			continue
+		}
+		if old != nil {
+			if err := tx.logItemChange(it.Digest); err != nil {
+				return err
+			}
 		}
 		if err := tx.unindexItem(it.Digest); err != nil {
 			return err
@@ -318,6 +330,9 @@ func (tx *Tx) DeleteItem(d pool.Digest) error {
 	}
 	if tx.bucket(bucketItems).Get(d[:]) == nil {
 		return fmt.Errorf("delete item %s: %w", d, ErrNotFound)
+	}
+	if err := tx.logItemChange(d); err != nil {
+		return err
 	}
 	if err := tx.unindexItem(d); err != nil {
 		return err
