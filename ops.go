@@ -38,6 +38,8 @@ type GCResult struct {
 	PrunedItems int
 	// TempRemoved counts stale partial downloads removed.
 	TempRemoved int
+	// CacheRemoved counts render cache entries no publish used for a week.
+	CacheRemoved int
 }
 
 // GC removes pool blobs that no repository, snapshot or view state references
@@ -107,6 +109,9 @@ func (m *Mirror) GC(ctx context.Context, req GCRequest) (*GCResult, error) {
 		n, err := m.pool.CleanTemp(ctx, max(grace, 24*time.Hour))
 		res.TempRemoved = n
 		if err != nil {
+			return res, err
+		}
+		if res.CacheRemoved, err = m.renderCache().prune(ctx, m.now().Add(-renderCacheAge)); err != nil {
 			return res, err
 		}
 	}

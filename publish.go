@@ -132,6 +132,11 @@ type pubJob struct {
 	// load, when set, fills items and files; it runs only when the target
 	// does not already hold this publish (see unchangedTarget).
 	load func(ctx context.Context, j *pubJob) error
+	// params are the format's parameters, set before load runs.
+	params map[string]string
+	// segments, when set by load, are the items to render by pieces (and
+	// items then carry only Path and Digest, for linking).
+	segments []formats.Segment
 }
 
 func (j *pubJob) fail(err error) error {
@@ -213,6 +218,7 @@ func (m *Mirror) runPublish(ctx context.Context, j *pubJob) (*PublishResult, err
 		}
 	}
 	params := formatParams(j.rc)
+	j.params = params
 	target, err := filepath.Abs(j.target)
 	if err != nil {
 		return nil, j.fail(err)
@@ -228,6 +234,7 @@ func (m *Mirror) runPublish(ctx context.Context, j *pubJob) (*PublishResult, err
 		files, links := splitLinks(j.files)
 		res, err = publish.Publish(ctx, publish.Request{
 			Target: target, Format: j.format, Mode: j.mode, Items: j.items, Files: files, Links: links, Pool: m.pool,
+			Render: m.pieceRender(j),
 			Params: params, Now: j.now, Signer: signer,
 			Key:          key,
 			KeepVersions: m.keepVersions(),
@@ -323,11 +330,16 @@ func loadState(tx *catalog.Tx, id catalog.StateID) ([]formats.Item, []formats.Fi
 			Name: it.Name, Version: it.Version, Arch: it.Arch, Fields: it.Fields, Fragments: it.Fragments,
 		})
 	}
-	files := make([]formats.File, 0, len(st.Files))
-	for _, f := range st.Files {
+	return items, stateFiles(st.Files), nil
+}
+
+// stateFiles turns a state's files into the files a format renders.
+func stateFiles(fs []catalog.File) []formats.File {
+	files := make([]formats.File, 0, len(fs))
+	for _, f := range fs {
 		files = append(files, formats.File{Path: f.Path, Size: f.Size, Digest: f.Digest, Checksums: f.Checksums, Kind: f.Kind})
 	}
-	return items, files, nil
+	return files
 }
 
 // signer returns the key that signs a repository's regenerated metadata: the
@@ -405,13 +417,39 @@ func keyTime(pub []byte) time.Time {
 
 // stateLoader defers loading a state's items (with their metadata fragments,
 // the bulk of a large repository) until a publish needs them.
+// For a format that renders by pieces (outside mirror mode) it decodes only
+// the items of segments the render cache does not hold.
 func (m *Mirror) stateLoader(id catalog.StateID) func(ctx context.Context, j *pubJob) error {
 	return func(ctx context.Context, j *pubJob) error {
 		return m.view(ctx, func(tx *catalog.Tx) error {
 			var err error
-			j.items, j.files, err = loadState(tx, id)
+			pr, ok := j.format.(formats.PieceRenderer)
+			if !ok || j.mode == formats.ModeMirror {
+				j.items, j.files, err = loadState(tx, id)
+				return err
+			}
+			preq := formats.PieceRequest{Mode: j.mode, Params: j.params, Logger: m.log}
+			if j.segments, j.items, err = pieceSegments(ctx, tx, id, pr, preq, m.renderCache(), m.view); err != nil {
+				return err
+			}
+			fs, err := tx.StateFiles(id)
+			j.files = stateFiles(fs)
 			return err
 		})
+	}
+}
+
+// pieceRender returns how publish renders a job of a format that renders
+// by pieces outside mirror mode: through the render cache, from the job's
+// segments when its loader made them (repositories and snapshots) or from
+// its items (views). Other jobs render with Format.Render.
+func (m *Mirror) pieceRender(j *pubJob) func(ctx context.Context, req formats.RenderRequest) error {
+	pr, ok := j.format.(formats.PieceRenderer)
+	if !ok || j.mode == formats.ModeMirror {
+		return nil
+	}
+	return func(ctx context.Context, req formats.RenderRequest) error {
+		return formats.RenderPieces(ctx, pr, req, &formats.PieceOptions{Cache: m.renderCache(), Segments: j.segments})
 	}
 }
 

@@ -61,8 +61,8 @@ func (m *Mirror) snapshotJob(ctx context.Context, ref string) (*pubJob, error) {
 			return err
 		}
 		j.state, j.now = s.State, frozenTime(s.StateTime, s.Created)
-		j.items, j.files, err = loadState(tx, s.State)
-		return err
+		j.load = m.stateLoader(s.State)
+		return nil
 	})
 	if err != nil {
 		return nil, j.fail(err)

@@ -85,6 +85,11 @@ type Request struct {
 	Target string
 	// Format renders the metadata.
 	Format formats.Format
+	// Render, when set, is called instead of Format.Render with the same
+	// request: the caller renders from data of its own (chantal renders
+	// unchanged segments of a repository from its cache, and Items then
+	// carry only what linking needs, Path and Digest).
+	Render func(ctx context.Context, req formats.RenderRequest) error
 	// Mode is passed to Render.
 	Mode formats.Mode
 	// Items are the payloads. Item.Path is the published path relative to
@@ -400,7 +405,11 @@ func (r *run) render(ctx context.Context, req Request, stage string, m *manifest
 	ritems := make([]formats.Item, len(req.Items))
 	copy(ritems, req.Items)
 	slices.SortStableFunc(ritems, func(a, b formats.Item) int { return strings.Compare(a.Path, b.Path) })
-	err := req.Format.Render(ctx, formats.RenderRequest{
+	render := req.Format.Render
+	if req.Render != nil {
+		render = req.Render
+	}
+	err := render(ctx, formats.RenderRequest{
 		Sink:  sink,
 		Mode:  req.Mode,
 		Items: ritems,

@@ -111,6 +111,7 @@ refuses to run while a sync or publish uses the pool (exit code 4).`,
 					return env.out(map[string]any{
 						"dry_run": res.DryRun, "blobs": res.Blobs, "live": res.Live, "removed": res.Removed,
 						"removed_bytes": res.RemovedBytes, "young": res.Young, "pruned_items": res.PrunedItems, "temp_removed": res.TempRemoved,
+						"cache_removed": res.CacheRemoved,
 					}, func(w io.Writer) {
 						verb := "removed"
 						if res.DryRun {

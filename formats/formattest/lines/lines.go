@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -166,44 +167,76 @@ func Line(it formats.Item) string {
 }
 
 // Render implements formats.Format: mirror mode copies the upstream index
-// verbatim, other modes write a new one; a Signer adds index.txt.asc.
-func (Format) Render(ctx context.Context, req formats.RenderRequest) error {
+// verbatim, other modes write a new one (through RenderPieces, one line per
+// item); a Signer adds index.txt.asc.
+func (f Format) Render(ctx context.Context, req formats.RenderRequest) error {
+	if req.Mode != formats.ModeMirror {
+		return formats.RenderPieces(ctx, f, req, nil)
+	}
 	var buf bytes.Buffer
-	if req.Mode == formats.ModeMirror {
-		for _, f := range req.Files {
-			if f.Kind != "index" {
-				continue
-			}
-			rc, err := req.Open(ctx, f.Digest)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(&buf, rc)
-			rc.Close()
-			if err != nil {
-				return err
-			}
+	for _, f := range req.Files {
+		if f.Kind != "index" {
+			continue
 		}
-	} else {
-		for _, it := range req.Items {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			buf.WriteString(Line(it))
-			buf.WriteByte('\n')
+		rc, err := req.Open(ctx, f.Digest)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(&buf, rc)
+		rc.Close()
+		if err != nil {
+			return err
 		}
 	}
 	if err := formats.WriteFile(ctx, req.Sink, Index, buf.Bytes()); err != nil {
 		return err
 	}
-	if req.Signer != nil {
-		sig, err := req.Signer.DetachSign(ctx, buf.Bytes())
-		if err != nil {
-			return fmt.Errorf("signing %s: %w", Index, err)
-		}
-		return formats.WriteFile(ctx, req.Sink, Index+".asc", sig)
+	return sign(ctx, req, buf.Bytes())
+}
+
+func sign(ctx context.Context, req formats.RenderRequest, data []byte) error {
+	if req.Signer == nil {
+		return nil
 	}
+	sig, err := req.Signer.DetachSign(ctx, data)
+	if err != nil {
+		return fmt.Errorf("signing %s: %w", Index, err)
+	}
+	return formats.WriteFile(ctx, req.Sink, Index+".asc", sig)
+}
+
+// PieceVersion implements formats.PieceRenderer.
+func (Format) PieceVersion() string { return "1" }
+
+// RenderPiece implements formats.PieceRenderer: the item's index line.
+func (Format) RenderPiece(_ context.Context, _ formats.PieceRequest, it *formats.Item, emit func(string, []byte)) error {
+	emit("index", []byte(Line(*it)+"\n"))
 	return nil
+}
+
+// RenderStreams implements formats.PieceRenderer: index.txt and its signature.
+func (Format) RenderStreams(ctx context.Context, req formats.RenderRequest, s formats.Streams) error {
+	w, err := req.Sink.Create(ctx, Index)
+	if err != nil {
+		return err
+	}
+	_, err = s.Write(ctx, w, formats.StreamWrite{Stream: "index"})
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || req.Signer == nil {
+		return err
+	}
+	rc, err := s.Open(ctx, "index")
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return err
+	}
+	return sign(ctx, req, data)
 }
 
 // Build returns an upstream index for payloads (path → content) with the given
@@ -223,9 +256,5 @@ func Build(pkgs map[string][]byte, meta func(path string) (name, version, arch s
 }
 
 func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
+	slices.Sort(s)
 }

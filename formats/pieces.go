@@ -1,0 +1,817 @@
+package formats
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/chantal-lite/chantal/internal/compress"
+)
+
+// A PieceRenderer is a Format whose regenerated indexes (filtered and hosted
+// mode) are concatenations: each output stream (an RPM primary.xml, an APT
+// Packages file …) is a header, one piece per item in Path order, and a
+// footer. The items are split into segments at boundaries that depend only
+// on their paths (SegmentBoundary); each segment's pieces are rendered and
+// compressed on their own — gzip members, zstd frames and xz blocks
+// concatenate into one valid file — and can be cached by the segment's
+// content. A republish after a small change then renders and compresses the
+// changed segments only.
+//
+// Render of a PieceRenderer must give the same bytes as RenderPieces, which
+// is the usual way to implement it for filtered and hosted mode.
+type PieceRenderer interface {
+	Format
+	// PieceVersion names the pieces' encoding. Change it whenever RenderPiece
+	// gives other bytes for the same item and parameters, so that cached
+	// pieces of an earlier version are not reused.
+	PieceVersion() string
+	// RenderPiece emits an item's pieces: at most one per stream. Pieces
+	// depend only on the item and on req; an error fails the render.
+	RenderPiece(ctx context.Context, req PieceRequest, it *Item, emit func(stream string, piece []byte)) error
+	// RenderStreams writes every file of a filtered or hosted publish from
+	// the assembled streams. req.Items is nil: what a format needs to know
+	// about all items, it emits as pieces of a stream of its own.
+	RenderStreams(ctx context.Context, req RenderRequest, s Streams) error
+}
+
+// PieceRequest is what RenderPiece may depend on.
+type PieceRequest struct {
+	Mode   Mode
+	Params map[string]string
+	Logger *slog.Logger
+}
+
+// Streams are the assembled pieces of a render.
+type Streams interface {
+	// Names lists the streams with at least one piece, sorted.
+	Names() []string
+	// Count is the number of pieces emitted into a stream.
+	Count(stream string) int
+	// Open reads the concatenation of a stream's pieces, uncompressed.
+	Open(ctx context.Context, stream string) (io.ReadCloser, error)
+	// Write writes header, the stream's pieces and footer to w, compressed
+	// as req.Compression says, and returns sizes and checksums.
+	Write(ctx context.Context, w io.Writer, req StreamWrite) (StreamSums, error)
+}
+
+// StreamWrite says how Streams.Write writes one file.
+type StreamWrite struct {
+	Stream         string
+	Header, Footer []byte
+	// Compression is "" (none), "gz", "zst" or "xz".
+	Compression string
+	// Hashes are computed over the written bytes, OpenHashes over the
+	// uncompressed content: "md5", "sha1", "sha256", "sha512".
+	Hashes, OpenHashes []string
+}
+
+// StreamSums are the sizes and lower-case hex checksums of a written stream
+// (Size, Sums) and of its uncompressed content (OpenSize, OpenSums).
+type StreamSums struct {
+	Size, OpenSize int64
+	Sums, OpenSums Checksums
+}
+
+// A PieceCache keeps rendered and compressed segments between renders. Keys
+// are lower-case letters, digits and dots. Get reports a missing or unreadable
+// entry as not found; RenderPieces checks what it reads back.
+type PieceCache interface {
+	Get(ctx context.Context, key string) ([]byte, bool)
+	Put(ctx context.Context, key string, data []byte) error
+}
+
+// A Segment is a run of items in Path order whose pieces are rendered
+// together. Key identifies its content (the items and everything their
+// pieces depend on); an empty Key is never cached. Load returns the items;
+// it is called only when the cache cannot answer.
+type Segment struct {
+	Key  string
+	Load func(ctx context.Context) ([]Item, error)
+}
+
+// PieceOptions tune RenderPieces; nil means no cache and no preset segments.
+type PieceOptions struct {
+	// Cache, when set, keeps segments between renders.
+	Cache PieceCache
+	// Segments, when set, replace req.Items: the caller split the items by
+	// SegmentBoundary and keyed each segment (chantal does so from the
+	// catalog, without decoding unchanged items).
+	Segments []Segment
+	// Parallel bounds the segments rendered and compressed at once;
+	// 0 means GOMAXPROCS.
+	Parallel int
+}
+
+// Segments average segmentAvg items and hold at most segmentMax.
+const (
+	segmentAvg = 256
+	segmentMax = 4 * segmentAvg
+)
+
+// SegmentBoundary reports whether the item at path, the n-th (from 1) of
+// the current segment, ends it. It depends only on path and n, so the same
+// items always split the same way, and inserting or removing an item
+// changes one segment (or, past segmentMax, the few up to the next
+// path-chosen boundary).
+func SegmentBoundary(path string, n int) bool {
+	if n >= segmentMax {
+		return true
+	}
+	h := uint64(14695981039346656037) // FNV-1a
+	for i := 0; i < len(path); i++ {
+		h ^= uint64(path[i])
+		h *= 1099511628211
+	}
+	return h%segmentAvg == 0
+}
+
+// SplitSegments splits items (in Path order) into segments by
+// SegmentBoundary; each segment is keyed by its items' content when keyed
+// is set.
+func SplitSegments(f PieceRenderer, req PieceRequest, items []Item, keyed bool) []Segment {
+	var segs []Segment
+	start := 0
+	for i := range items {
+		if i == len(items)-1 || SegmentBoundary(items[i].Path, i-start+1) {
+			part := items[start : i+1]
+			s := Segment{Load: func(context.Context) ([]Item, error) { return part, nil }}
+			if keyed {
+				s.Key = itemsKey(f, req, part)
+			}
+			segs = append(segs, s)
+			start = i + 1
+		}
+	}
+	return segs
+}
+
+// SegmentKeyer hashes a segment's identity: the format, its piece version,
+// the request, then what the caller feeds in for each item.
+type SegmentKeyer struct {
+	h hash.Hash
+}
+
+// NewSegmentKeyer starts a segment key.
+func NewSegmentKeyer(f PieceRenderer, req PieceRequest) *SegmentKeyer {
+	k := &SegmentKeyer{h: sha256.New()}
+	k.Add("chantal-lite pieces 1", f.Name(), f.PieceVersion(), string(req.Mode))
+	keys := make([]string, 0, len(req.Params))
+	for p := range req.Params {
+		keys = append(keys, p)
+	}
+	slices.Sort(keys)
+	for _, p := range keys {
+		k.Add(p, req.Params[p])
+	}
+	return k
+}
+
+// Add feeds length-prefixed strings.
+func (k *SegmentKeyer) Add(ss ...string) {
+	var n [binary.MaxVarintLen64]byte
+	for _, s := range ss {
+		k.h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		io.WriteString(k.h, s)
+	}
+}
+
+// AddBytes feeds a length-prefixed byte string.
+func (k *SegmentKeyer) AddBytes(b []byte) {
+	var n [binary.MaxVarintLen64]byte
+	k.h.Write(n[:binary.PutUvarint(n[:], uint64(len(b)))])
+	k.h.Write(b)
+}
+
+// Key returns the segment's key.
+func (k *SegmentKeyer) Key() string { return hex.EncodeToString(k.h.Sum(nil)) }
+
+func itemsKey(f PieceRenderer, req PieceRequest, items []Item) string {
+	k := NewSegmentKeyer(f, req)
+	for i := range items {
+		it := &items[i]
+		k.Add("item", it.Path, string(it.Digest[:]), fmt.Sprint(it.Size), it.Name, it.Version, it.Arch)
+		for _, m := range []map[string]string{it.Checksums, it.Fields} {
+			keys := make([]string, 0, len(m))
+			for x := range m {
+				keys = append(keys, x)
+			}
+			slices.Sort(keys)
+			k.Add(fmt.Sprint(len(keys)))
+			for _, x := range keys {
+				k.Add(x, m[x])
+			}
+		}
+		keys := make([]string, 0, len(it.Fragments))
+		for x := range it.Fragments {
+			keys = append(keys, x)
+		}
+		slices.Sort(keys)
+		k.Add(fmt.Sprint(len(keys)))
+		for _, x := range keys {
+			k.Add(x)
+			k.AddBytes(it.Fragments[x])
+		}
+	}
+	return k.Key()
+}
+
+// RenderPieces renders req with f's pieces: the items (req.Items, or
+// o.Segments) segment by segment, reusing o.Cache, then f.RenderStreams.
+func RenderPieces(ctx context.Context, f PieceRenderer, req RenderRequest, o *PieceOptions) error {
+	if o == nil {
+		o = &PieceOptions{}
+	}
+	preq := PieceRequest{Mode: req.Mode, Params: req.Params, Logger: req.Logger}
+	if preq.Logger == nil {
+		preq.Logger = slog.New(slog.DiscardHandler)
+	}
+	segs := o.Segments
+	if segs == nil {
+		segs = SplitSegments(f, preq, req.Items, o.Cache != nil)
+	}
+	par := o.Parallel
+	if par <= 0 {
+		par = runtime.GOMAXPROCS(0)
+	}
+	a := &assembly{f: f, req: preq, cache: o.Cache, par: par, segs: make([]*segment, len(segs))}
+	for i, s := range segs {
+		a.segs[i] = &segment{Segment: s}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(par)
+	for _, s := range a.segs {
+		g.Go(func() error { return a.prepare(gctx, s) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	a.index()
+	req.Items = nil
+	return f.RenderStreams(ctx, req, a)
+}
+
+// assembly implements Streams over prepared segments.
+type assembly struct {
+	f     PieceRenderer
+	req   PieceRequest
+	cache PieceCache
+	par   int
+	segs  []*segment
+	// names and counts over all segments, set by index.
+	names  []string
+	counts map[string]int
+}
+
+// segment is one Segment's pieces: per stream its name, count and, when
+// held in memory, its uncompressed bytes and compressed forms.
+type segment struct {
+	Segment
+	mu      sync.Mutex
+	streams []segStream // sorted by name
+}
+
+type segStream struct {
+	name  string
+	count int
+	size  int64
+	data  []byte            // uncompressed, when in memory
+	comp  map[string][]byte // compression → encoded part, when in memory
+}
+
+// Cache entries: "<key>.idx" lists the streams; "<key>.<i>" is stream i's
+// uncompressed bytes, "<key>.<i>.<compression>" its compressed part. Each
+// entry ends in the CRC-32C of what precedes it.
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+func seal(b []byte) []byte {
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+}
+
+func unseal(b []byte) ([]byte, bool) {
+	if len(b) < 4 {
+		return nil, false
+	}
+	body := b[:len(b)-4]
+	return body, crc32.Checksum(body, crcTable) == binary.BigEndian.Uint32(b[len(b)-4:])
+}
+
+func (s *segment) encodeIndex() []byte {
+	b := []byte("pieces-idx-1\n")
+	b = binary.AppendUvarint(b, uint64(len(s.streams)))
+	for _, st := range s.streams {
+		b = binary.AppendUvarint(b, uint64(len(st.name)))
+		b = append(b, st.name...)
+		b = binary.AppendUvarint(b, uint64(st.count))
+		b = binary.AppendUvarint(b, uint64(st.size))
+	}
+	return seal(b)
+}
+
+func decodeIndex(b []byte) ([]segStream, bool) {
+	body, ok := unseal(b)
+	if !ok || !bytes.HasPrefix(body, []byte("pieces-idx-1\n")) {
+		return nil, false
+	}
+	r := bytes.NewReader(body[len("pieces-idx-1\n"):])
+	n, err := binary.ReadUvarint(r)
+	if err != nil || n > uint64(r.Len()) {
+		return nil, false
+	}
+	out := make([]segStream, 0, n)
+	for range n {
+		l, err := binary.ReadUvarint(r)
+		if err != nil || l > uint64(r.Len()) {
+			return nil, false
+		}
+		name := make([]byte, l)
+		io.ReadFull(r, name)
+		c, err1 := binary.ReadUvarint(r)
+		sz, err2 := binary.ReadUvarint(r)
+		if err1 != nil || err2 != nil || c > 1<<40 || sz > 1<<50 {
+			return nil, false
+		}
+		out = append(out, segStream{name: string(name), count: int(c), size: int64(sz)})
+	}
+	if r.Len() != 0 || !slices.IsSortedFunc(out, func(a, b segStream) int { return cmpString(a.name, b.name) }) {
+		return nil, false
+	}
+	return out, true
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// prepare learns a segment's streams: from the cache's index entry, or by
+// rendering its items (and caching the result).
+func (a *assembly) prepare(ctx context.Context, s *segment) error {
+	if a.cache != nil && s.Key != "" {
+		if b, ok := a.cache.Get(ctx, s.Key+".idx"); ok {
+			if st, ok := decodeIndex(b); ok {
+				s.streams = st
+				return nil
+			}
+		}
+	}
+	return a.render(ctx, s, false)
+}
+
+// render renders a segment's pieces into memory and caches them; unless
+// keep is set, cached pieces are dropped from memory.
+func (a *assembly) render(ctx context.Context, s *segment, keep bool) error {
+	items, err := s.Load(ctx)
+	if err != nil {
+		return err
+	}
+	bufs := map[string]*segStream{}
+	var perr error
+	for i := range items {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := a.f.RenderPiece(ctx, a.req, &items[i], func(stream string, piece []byte) {
+			st := bufs[stream]
+			if st == nil {
+				st = &segStream{name: stream}
+				bufs[stream] = st
+			}
+			st.count++
+			st.data = append(st.data, piece...)
+		})
+		if err != nil {
+			perr = err
+			break
+		}
+	}
+	if perr != nil {
+		return perr
+	}
+	streams := make([]segStream, 0, len(bufs))
+	for _, st := range bufs {
+		st.size = int64(len(st.data))
+		streams = append(streams, *st)
+	}
+	slices.SortFunc(streams, func(a, b segStream) int { return cmpString(a.name, b.name) })
+	s.mu.Lock()
+	s.streams = streams
+	s.mu.Unlock()
+	if a.cache == nil || s.Key == "" {
+		return nil
+	}
+	for i, st := range streams {
+		if err := a.cache.Put(ctx, fmt.Sprintf("%s.%d", s.Key, i), seal(slices.Clip(st.data))); err != nil {
+			a.req.Logger.Warn("render cache", "err", err)
+			return nil
+		}
+	}
+	if err := a.cache.Put(ctx, s.Key+".idx", s.encodeIndex()); err != nil {
+		a.req.Logger.Warn("render cache", "err", err)
+		return nil
+	}
+	if keep {
+		return nil
+	}
+	// Cached: read back when written, instead of holding every segment.
+	s.mu.Lock()
+	for i := range s.streams {
+		s.streams[i].data = nil
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (a *assembly) index() {
+	a.counts = map[string]int{}
+	for _, s := range a.segs {
+		for _, st := range s.streams {
+			a.counts[st.name] += st.count
+		}
+	}
+	for n := range a.counts {
+		a.names = append(a.names, n)
+	}
+	slices.Sort(a.names)
+}
+
+func (a *assembly) Names() []string { return slices.Clone(a.names) }
+
+func (a *assembly) Count(stream string) int { return a.counts[stream] }
+
+// find returns the index of stream in s, or -1.
+func (s *segment) find(stream string) int {
+	i, ok := slices.BinarySearchFunc(s.streams, stream, func(st segStream, n string) int { return cmpString(st.name, n) })
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+// part returns stream i of segment s, uncompressed (comp "") or compressed.
+func (a *assembly) part(ctx context.Context, s *segment, i int, comp string, enc *compress.MemberEncoder) ([]byte, error) {
+	s.mu.Lock()
+	st := s.streams[i]
+	s.mu.Unlock()
+	if comp == "" && st.data != nil {
+		return st.data, nil
+	}
+	if b, ok := st.comp[comp]; ok {
+		return b, nil
+	}
+	key := fmt.Sprintf("%s.%d", s.Key, i)
+	if comp != "" {
+		key += "." + comp
+	}
+	if a.cache != nil && s.Key != "" {
+		if b, ok := a.cache.Get(ctx, key); ok {
+			if body, ok := unseal(b); ok && (comp != "" || int64(len(body)) == st.size) {
+				return body, nil
+			}
+		}
+	}
+	if comp == "" {
+		// Neither in memory nor cached (an entry went missing): render
+		// the segment again.
+		if err := a.render(ctx, s, true); err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if i >= len(s.streams) || s.streams[i].name != st.name || s.streams[i].size != st.size {
+			return nil, fmt.Errorf("rendering pieces: segment %s changed while rendering", s.Key)
+		}
+		return s.streams[i].data, nil
+	}
+	raw, err := a.part(ctx, s, i, "", enc)
+	if err != nil {
+		return nil, err
+	}
+	var b []byte
+	if comp == string(compress.XZ) {
+		b, err = encodeXZPart(raw)
+	} else {
+		b, err = enc.Encode(compress.Kind(comp), raw)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("compressing %s: %w", st.name, err)
+	}
+	if a.cache != nil && s.Key != "" {
+		if err := a.cache.Put(ctx, key, seal(slices.Clip(b))); err != nil {
+			a.req.Logger.Warn("render cache", "err", err)
+		}
+	} else {
+		s.mu.Lock()
+		if s.streams[i].comp == nil {
+			s.streams[i].comp = map[string][]byte{}
+		}
+		s.streams[i].comp[comp] = b
+		s.mu.Unlock()
+	}
+	return b, nil
+}
+
+func (a *assembly) Open(ctx context.Context, stream string) (io.ReadCloser, error) {
+	var enc compress.MemberEncoder
+	pr, pw := io.Pipe()
+	go func() {
+		for _, s := range a.segs {
+			i := s.find(stream)
+			if i < 0 {
+				continue
+			}
+			b, err := a.part(ctx, s, i, "", &enc)
+			if err == nil {
+				_, err = pw.Write(b)
+			}
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+		pw.Close()
+	}()
+	return pr, nil
+}
+
+// newHashes returns hashers for the named algorithms.
+func newHashes(algos []string) (map[string]hash.Hash, error) {
+	hs := make(map[string]hash.Hash, len(algos))
+	for _, a := range algos {
+		switch a {
+		case "md5":
+			hs[a] = md5.New()
+		case "sha1":
+			hs[a] = sha1.New()
+		case "sha256":
+			hs[a] = sha256.New()
+		case "sha512":
+			hs[a] = sha512.New()
+		default:
+			return nil, fmt.Errorf("writing stream: unknown hash %q", a)
+		}
+	}
+	return hs, nil
+}
+
+// sumWriter hashes and counts what it writes to w.
+type sumWriter struct {
+	w  io.Writer
+	hs map[string]hash.Hash
+	n  int64
+}
+
+func (s *sumWriter) Write(p []byte) (int, error) {
+	for _, h := range s.hs {
+		h.Write(p)
+	}
+	s.n += int64(len(p))
+	if s.w == nil {
+		return len(p), nil
+	}
+	return s.w.Write(p)
+}
+
+func (s *sumWriter) sums() Checksums {
+	c := make(Checksums, len(s.hs))
+	for a, h := range s.hs {
+		c[a] = hex.EncodeToString(h.Sum(nil))
+	}
+	return c
+}
+
+// job is one segment's part on its way to the writer.
+type job struct {
+	raw, comp []byte
+	err       error
+	done      chan struct{}
+}
+
+func (a *assembly) Write(ctx context.Context, w io.Writer, req StreamWrite) (StreamSums, error) {
+	switch req.Compression {
+	case "", string(compress.Gzip), string(compress.Zstd), string(compress.XZ):
+	default:
+		return StreamSums{}, fmt.Errorf("writing %s: unsupported compression %q", req.Stream, req.Compression)
+	}
+	hs, err := newHashes(req.Hashes)
+	if err != nil {
+		return StreamSums{}, err
+	}
+	ohs, err := newHashes(req.OpenHashes)
+	if err != nil {
+		return StreamSums{}, err
+	}
+	out := &sumWriter{w: w, hs: hs}
+	open := &sumWriter{hs: ohs}
+	needOpen := req.Compression != "" && len(ohs) > 0
+	if req.Compression == "" {
+		// Uncompressed: the written bytes are the content.
+		for a := range ohs {
+			if _, ok := hs[a]; !ok {
+				hs[a] = ohs[a]
+			}
+		}
+		open = out
+	}
+	comp := req.Compression
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var sel []struct {
+		s *segment
+		i int
+	}
+	for _, s := range a.segs {
+		if i := s.find(req.Stream); i >= 0 {
+			sel = append(sel, struct {
+				s *segment
+				i int
+			}{s, i})
+		}
+	}
+	jobs := make([]job, len(sel))
+	for i := range jobs {
+		jobs[i].done = make(chan struct{})
+	}
+	window := make(chan struct{}, 2*a.par)
+	encs := make(chan *compress.MemberEncoder, a.par)
+	for range a.par {
+		encs <- &compress.MemberEncoder{}
+	}
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range a.par {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range work {
+				j := &jobs[k]
+				enc := <-encs
+				if comp == "" || needOpen {
+					j.raw, j.err = a.part(ctx, sel[k].s, sel[k].i, "", enc)
+				}
+				if comp != "" && j.err == nil {
+					j.comp, j.err = a.part(ctx, sel[k].s, sel[k].i, comp, enc)
+				}
+				encs <- enc
+				close(j.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(work)
+		for k := range sel {
+			select {
+			case window <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case work <- k:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	defer wg.Wait()
+	defer cancel()
+
+	openSize := int64(len(req.Header) + len(req.Footer))
+	for _, x := range sel {
+		openSize += x.s.streams[x.i].size
+	}
+	var xw *compress.XZStreamWriter
+	if comp == string(compress.XZ) {
+		if xw, err = compress.NewXZStreamWriter(out); err != nil {
+			return StreamSums{}, fmt.Errorf("writing %s: %w", req.Stream, err)
+		}
+	}
+	enc := &compress.MemberEncoder{}
+	// member writes uncompressed bytes as a member (block) of their own.
+	member := func(b []byte) error {
+		if comp != "" && needOpen {
+			open.Write(b)
+		}
+		switch {
+		case comp == "":
+			_, err := out.Write(b)
+			return err
+		case len(b) == 0:
+			return nil
+		case comp == string(compress.XZ):
+			blk, err := compress.EncodeXZBlock(b)
+			if err == nil {
+				err = xw.WriteBlock(blk)
+			}
+			return err
+		}
+		m, err := enc.Encode(compress.Kind(comp), b)
+		if err != nil {
+			return err
+		}
+		_, err = out.Write(m)
+		return err
+	}
+	if err := member(req.Header); err != nil {
+		return StreamSums{}, fmt.Errorf("writing %s: %w", req.Stream, err)
+	}
+	for k := range sel {
+		j := &jobs[k]
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+			return StreamSums{}, ctx.Err()
+		}
+		if j.err != nil {
+			return StreamSums{}, fmt.Errorf("writing %s: %w", req.Stream, j.err)
+		}
+		var err error
+		switch {
+		case comp == "":
+			_, err = out.Write(j.raw)
+		case comp == string(compress.XZ):
+			if needOpen {
+				open.Write(j.raw)
+			}
+			var blk compress.XZBlock
+			if blk, err = decodeXZPart(j.comp); err == nil {
+				err = xw.WriteBlock(blk)
+			}
+		default:
+			if needOpen {
+				open.Write(j.raw)
+			}
+			_, err = out.Write(j.comp)
+		}
+		if err != nil {
+			return StreamSums{}, fmt.Errorf("writing %s: %w", req.Stream, err)
+		}
+		jobs[k] = job{done: j.done}
+		<-window
+	}
+	if err := member(req.Footer); err != nil {
+		return StreamSums{}, fmt.Errorf("writing %s: %w", req.Stream, err)
+	}
+	switch comp {
+	case string(compress.XZ):
+		if err := xw.Close(); err != nil {
+			return StreamSums{}, fmt.Errorf("writing %s: %w", req.Stream, err)
+		}
+	case string(compress.Gzip), string(compress.Zstd):
+		if out.n == 0 {
+			// No member at all: write one empty member, so the file is
+			// still valid.
+			m, err := enc.Encode(compress.Kind(comp), nil)
+			if err == nil {
+				_, err = out.Write(m)
+			}
+			if err != nil {
+				return StreamSums{}, fmt.Errorf("writing %s: %w", req.Stream, err)
+			}
+		}
+	}
+	return StreamSums{Size: out.n, Sums: out.sums(), OpenSize: openSize, OpenSums: open.sums()}, nil
+}
+
+// encodeXZPart compresses a part into an xz block, kept as the cache part
+// "<unpadded size> <uncompressed size> <block>" (two uvarints, then bytes).
+func encodeXZPart(raw []byte) ([]byte, error) {
+	blk, err := compress.EncodeXZBlock(raw)
+	if err != nil {
+		return nil, err
+	}
+	b := binary.AppendUvarint(nil, uint64(blk.Unpadded))
+	b = binary.AppendUvarint(b, uint64(blk.Uncompressed))
+	return append(b, blk.Data...), nil
+}
+
+func decodeXZPart(b []byte) (compress.XZBlock, error) {
+	r := bytes.NewReader(b)
+	u, err1 := binary.ReadUvarint(r)
+	n, err2 := binary.ReadUvarint(r)
+	if err1 != nil || err2 != nil || u > uint64(r.Len()) {
+		return compress.XZBlock{}, errors.New("cached xz block: malformed")
+	}
+	return compress.XZBlock{Data: b[len(b)-r.Len():], Unpadded: int64(u), Uncompressed: int64(n)}, nil
+}

@@ -1,0 +1,239 @@
+package chantal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chantal-lite/chantal/catalog"
+	"github.com/chantal-lite/chantal/formats"
+	"github.com/chantal-lite/chantal/pool"
+)
+
+// renderCache is the formats.PieceCache of a Mirror: rendered and
+// compressed metadata segments under <base>/cache/render/<xx>/<key>, so a
+// republish renders only the segments a change touched. Entries are
+// immutable (named by their content's key) and checked by their reader;
+// losing one costs a render, never a wrong byte. An entry read is touched
+// at most once a day; GC removes entries untouched for renderCacheAge.
+type renderCache struct {
+	dir string
+	now func() time.Time
+}
+
+// renderCacheAge is how long an unused cache entry survives a GC.
+const renderCacheAge = 7 * 24 * time.Hour
+
+func (m *Mirror) renderCache() *renderCache {
+	return &renderCache{dir: filepath.Join(m.dir, "cache", "render"), now: m.now}
+}
+
+func (c *renderCache) path(key string) (string, error) {
+	if len(key) < 3 || len(key) > 200 || strings.Trim(key, "0123456789abcdefghijklmnopqrstuvwxyz.") != "" {
+		return "", fmt.Errorf("render cache: invalid key %q", key)
+	}
+	return filepath.Join(c.dir, key[:2], key), nil
+}
+
+// Get implements formats.PieceCache.
+func (c *renderCache) Get(_ context.Context, key string) ([]byte, bool) {
+	p, err := c.path(key)
+	if err != nil {
+		return nil, false
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > 1<<31 {
+		return nil, false
+	}
+	b := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, false
+	}
+	if now := c.now(); now.Sub(fi.ModTime()) > 24*time.Hour {
+		_ = os.Chtimes(p, now, now) // best effort: only GC's choice depends on it
+	}
+	return b, true
+}
+
+// Put implements formats.PieceCache: written to a temporary file and
+// renamed, so a reader sees a whole entry or none.
+func (c *renderCache) Put(_ context.Context, key string, data []byte) error {
+	p, err := c.path(key)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("render cache: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("render cache: %w", err)
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("render cache: %w", err)
+	}
+	return nil
+}
+
+// prune removes entries (and stray temporary files) last used before
+// cutoff; it returns how many it removed.
+func (c *renderCache) prune(ctx context.Context, cutoff time.Time) (int, error) {
+	n := 0
+	err := filepath.WalkDir(c.dir, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil // removed meanwhile
+		}
+		if fi.ModTime().Before(cutoff) {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("pruning render cache: %w", err)
+	}
+	return n, nil
+}
+
+// pieceSegments splits a catalog state's refs into render segments keyed
+// by the refs and the catalog's item change log (catalog.Tx.ItemChanges),
+// without reading the items: only the items of segments the render cache
+// does not hold are decoded, in the same transaction, so a segment's items
+// always match its key. It also returns the refs as link-only items (Path
+// and Digest).
+//
+// A cached segment whose entries go missing before they are read is loaded
+// again through view, and refused if its items changed meanwhile.
+func pieceSegments(ctx context.Context, tx *catalog.Tx, id catalog.StateID, f formats.PieceRenderer, preq formats.PieceRequest, cache formats.PieceCache, view func(context.Context, func(*catalog.Tx) error) error) ([]formats.Segment, []formats.Item, error) {
+	logID, changes, err := tx.ItemChanges()
+	if err != nil {
+		return nil, nil, err
+	}
+	var (
+		segs  []formats.Segment
+		links []formats.Item
+		cur   []catalog.Ref
+	)
+	flush := func() error {
+		refs := cur
+		cur = nil
+		key := segmentKey(f, preq, logID, changes, refs)
+		seg := formats.Segment{Key: key}
+		if _, ok := cache.Get(ctx, key+".idx"); ok {
+			seg.Load = func(ctx context.Context) ([]formats.Item, error) {
+				var items []formats.Item
+				err := view(ctx, func(tx *catalog.Tx) error {
+					logID, changes, err := tx.ItemChanges()
+					if err != nil {
+						return err
+					}
+					if segmentKey(f, preq, logID, changes, refs) != key {
+						return fmt.Errorf("%w: items changed while publishing; publish again", ErrBusy)
+					}
+					items, err = loadRefs(tx, refs)
+					return err
+				})
+				return items, err
+			}
+		} else {
+			items, err := loadRefs(tx, refs)
+			if err != nil {
+				return err
+			}
+			seg.Load = func(context.Context) ([]formats.Item, error) { return items, nil }
+		}
+		segs = append(segs, seg)
+		return nil
+	}
+	err = tx.WalkState(id, func(r catalog.Ref) error {
+		if len(links)%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		cur = append(cur, r)
+		links = append(links, formats.Item{Path: r.Path, Digest: r.Digest})
+		if formats.SegmentBoundary(r.Path, len(cur)) {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(cur) > 0 {
+		err = flush()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return segs, links, nil
+}
+
+// segmentKey identifies a segment's content: the refs, and for items
+// changed since first put, when (an item's bytes never change otherwise).
+func segmentKey(f formats.PieceRenderer, preq formats.PieceRequest, logID []byte, changes map[pool.Digest]uint64, refs []catalog.Ref) string {
+	k := formats.NewSegmentKeyer(f, preq)
+	k.Add("catalog refs 1", string(logID))
+	for _, r := range refs {
+		k.Add(r.Path, string(r.Digest[:]))
+		if seq, ok := changes[r.Digest]; ok {
+			k.Add("changed", strconv.FormatUint(seq, 10))
+		}
+	}
+	return k.Key()
+}
+
+// loadRefs reads the items of refs.
+func loadRefs(tx *catalog.Tx, refs []catalog.Ref) ([]formats.Item, error) {
+	items := make([]formats.Item, len(refs))
+	for i, r := range refs {
+		it, err := tx.Item(r.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("loading item %s: %w", r.Path, err)
+		}
+		items[i] = stateItem(r, it)
+	}
+	return items, nil
+}
+
+// stateItem is the formats.Item a state's ref and its catalog item make.
+func stateItem(r catalog.Ref, it catalog.Item) formats.Item {
+	return formats.Item{
+		Path: r.Path, Size: it.Size, Digest: it.Digest, Checksums: it.Checksums,
+		Name: it.Name, Version: it.Version, Arch: it.Arch, Fields: it.Fields, Fragments: it.Fragments,
+	}
+}
