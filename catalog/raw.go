@@ -12,23 +12,6 @@ import (
 	"github.com/chantal-lite/chantal/pool"
 )
 
-// ItemRecord returns the stored encoding of the item with digest d, without
-// decoding it. The bytes are valid only during the transaction and must not
-// be modified. Two records are equal exactly when the items are, so callers
-// can key caches by them; DecodeItemRecord turns one into an Item.
-func (tx *Tx) ItemRecord(d pool.Digest) ([]byte, error) {
-	v := tx.bucket(bucketItems).Get(d[:])
-	if v == nil {
-		return nil, fmt.Errorf("item %s: %w", d, ErrNotFound)
-	}
-	return v, nil
-}
-
-// DecodeItemRecord decodes a record returned by ItemRecord for digest d.
-func DecodeItemRecord(d pool.Digest, rec []byte) (Item, error) {
-	return decodeItem(d, rec)
-}
-
 // bucketItemLog records which items changed after they were first put, so
 // caches keyed by item identity can tell (see ItemChanges): "id" → random
 // bytes naming this log; 8-byte big-endian sequence → digest of an item

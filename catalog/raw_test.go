@@ -3,56 +3,12 @@ package catalog_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
-	"reflect"
 	"testing"
 
 	"github.com/chantal-lite/chantal/catalog"
 	"github.com/chantal-lite/chantal/pool"
 )
-
-func TestItemRecord(t *testing.T) {
-	db := openTest(t)
-	a := catalog.Item{Digest: pool.Sum([]byte("a")), Size: 1, Format: "rpm", Name: "a", Version: "1", Arch: "x86_64",
-		Fields: map[string]string{"group": "g"}, Fragments: map[string][]byte{"primary": []byte("<package/>")}}
-	b := a
-	b.Fragments = map[string][]byte{"primary": []byte("<package>changed</package>")}
-	var first []byte
-	update(t, db, func(tx *catalog.Tx) error { return tx.PutItem(a) })
-	view(t, db, func(tx *catalog.Tx) error {
-		rec, err := tx.ItemRecord(a.Digest)
-		if err != nil {
-			return err
-		}
-		first = bytes.Clone(rec)
-		got, err := catalog.DecodeItemRecord(a.Digest, rec)
-		if err != nil {
-			return err
-		}
-		if !reflect.DeepEqual(got, a) {
-			t.Errorf("decoded %+v, want %+v", got, a)
-		}
-		if _, err := tx.ItemRecord(pool.Sum([]byte("missing"))); !errors.Is(err, catalog.ErrNotFound) {
-			t.Errorf("missing item: %v, want ErrNotFound", err)
-		}
-		return nil
-	})
-	update(t, db, func(tx *catalog.Tx) error { return tx.PutItem(b) })
-	view(t, db, func(tx *catalog.Tx) error {
-		rec, err := tx.ItemRecord(a.Digest)
-		if err != nil {
-			return err
-		}
-		if bytes.Equal(rec, first) {
-			t.Error("a replaced item kept its record bytes")
-		}
-		if _, err := catalog.DecodeItemRecord(a.Digest, rec[:len(rec)-1]); err == nil {
-			t.Error("a truncated record decoded")
-		}
-		return nil
-	})
-}
 
 func TestItemChanges(t *testing.T) {
 	db := openTest(t)
