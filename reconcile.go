@@ -34,6 +34,10 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 	if err := m.view(ctx, func(tx *catalog.Tx) error {
 		for i := range want {
 			w := &want[i]
+			if w.stored {
+				known[i] = true // storeItems just wrote it
+				continue
+			}
 			if w.Digest.IsZero() {
 				if algo, sum, err := verify.Strongest(w.Checksums); err == nil {
 					if d, err := tx.ItemByChecksum(algo, sum); err == nil {
@@ -419,11 +423,12 @@ const (
 // (group-committed in b), or through the format's RemoteFetcher for items that
 // live elsewhere (stored at once).
 func (rs *repoSync) download(ctx context.Context, w *wanted, b *pool.Batch) (pool.Info, error) {
+	cs := w.checksums()
 	rf, ok := rs.format.(formats.RemoteFetcher)
 	if !ok || w.Fields[formats.FieldRemote] != "true" {
-		return rs.src.Download(ctx, rs.m.pool, fetch.DownloadRequest{Path: w.from, Size: w.Size, Checksums: w.Checksums, Digest: w.Digest, Batch: b})
+		return rs.src.Download(ctx, rs.m.pool, fetch.DownloadRequest{Path: w.from, Size: w.Size, Checksums: cs, Digest: w.Digest, Batch: b})
 	}
-	if _, _, err := verify.Strongest(w.Checksums); err != nil && w.Digest.IsZero() {
+	if _, _, err := verify.Strongest(cs); err != nil && w.Digest.IsZero() {
 		return pool.Info{}, err
 	}
 	a := rs.rc.Auth
@@ -437,8 +442,8 @@ func (rs *repoSync) download(ctx context.Context, w *wanted, b *pool.Batch) (poo
 	}
 	defer rc.Close()
 	var r io.Reader = rc
-	if _, _, err := verify.Strongest(w.Checksums); err == nil {
-		vr, err := verify.NewReader(rc, w.Size, w.Checksums)
+	if _, _, err := verify.Strongest(cs); err == nil {
+		vr, err := verify.NewReader(rc, w.Size, cs)
 		if err != nil {
 			return pool.Info{}, err
 		}

@@ -153,9 +153,6 @@ func (rs *repoSync) checkSignature(ctx context.Context, top *formats.TopLevel, s
 	return nil
 }
 
-// applyFilters keeps the items the repository's filters admit, then applies
-// post-processing (only the latest N versions per name and architecture, in the
-// format's own version order).
 // itemFilter returns the per-item part of a repository's filters (patterns,
 // architectures, sizes, build times, field lists, source and pre-release
 // exclusions), which Sync applies while scanning so excluded items are never
@@ -229,15 +226,26 @@ func itemFilter(rc *config.Repository, f formats.Format) (func(*formats.Item) bo
 	return keep, nil
 }
 
-func applyFilters(ctx context.Context, rc *config.Repository, f formats.Format, items []formats.Item) ([]formats.Item, error) {
+// selectItems returns the indexes, in order, of the items the repository's
+// filters keep: the per-item filters (unless prefiltered: Sync applies them
+// while scanning), filters.versions, the dependency closure, then
+// post-processing (only the latest N versions per name and architecture, in
+// the format's own version order).
+func selectItems(ctx context.Context, rc *config.Repository, f formats.Format, items []formats.Item, prefiltered bool) ([]int, error) {
 	fl := &rc.Filters
-	keep, err := itemFilter(rc, f)
-	if err != nil {
-		return nil, err
-	}
 	sel := make([]bool, len(items))
-	for i := range items {
-		sel[i] = keep(&items[i])
+	if prefiltered {
+		for i := range sel {
+			sel[i] = true
+		}
+	} else {
+		keep, err := itemFilter(rc, f)
+		if err != nil {
+			return nil, err
+		}
+		for i := range items {
+			sel[i] = keep(&items[i])
+		}
 	}
 	if fl.Versions != "" {
 		vm := f.(formats.VersionMatcher)
@@ -257,10 +265,10 @@ func applyFilters(ctx context.Context, rc *config.Repository, f formats.Format, 
 			return nil, fmt.Errorf("resolving dependencies: %w", err)
 		}
 	}
-	out := items[:0]
+	var idx []int
 	for i := range items {
 		if sel[i] {
-			out = append(out, items[i])
+			idx = append(idx, i)
 		}
 	}
 	if n := fl.PostProcessing.LatestN(); n > 0 {
@@ -268,9 +276,25 @@ func applyFilters(ctx context.Context, rc *config.Repository, f formats.Format, 
 		if !ok {
 			return nil, fmt.Errorf("only_latest_n_versions needs a version order, which format %s lacks", f.Name())
 		}
-		out = latestN(out, n, cmp)
+		// latestN keeps items in order; find them again by index.
+		sub := make([]formats.Item, len(idx))
+		for j, i := range idx {
+			sub[j] = formats.Item{Name: items[i].Name, Version: items[i].Version, Arch: items[i].Arch, Path: strconv.Itoa(i)}
+		}
+		idx = idx[:0]
+		for _, it := range latestN(sub, n, cmp) {
+			i, _ := strconv.Atoi(it.Path) // written just above
+			idx = append(idx, i)
+		}
 	}
-	return out, nil
+	return idx, nil
+}
+
+// postFilters reports whether selectItems has anything to do for items the
+// per-item filters already passed.
+func postFilters(rc *config.Repository) bool {
+	fl := &rc.Filters
+	return fl.Versions != "" || fl.FilterWithDeps || fl.PostProcessing.LatestN() > 0
 }
 
 func compileAll(pats []string) ([]*regexp.Regexp, error) {

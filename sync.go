@@ -11,6 +11,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/chantal-lite/chantal/config"
 	"github.com/chantal-lite/chantal/formats"
 	"github.com/chantal-lite/chantal/internal/fetch"
+	"github.com/chantal-lite/chantal/internal/verify"
 	"github.com/chantal-lite/chantal/pool"
 )
 
@@ -374,7 +376,7 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 		sreq.Top = top
 	}
 
-	var items []formats.Item
+	var want []wanted
 	var files []formats.File
 	keep, err := itemFilter(rs.rc, rs.format)
 	if err != nil {
@@ -386,19 +388,34 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 	if rs.rc.Filters.FilterWithDeps {
 		keep, storeEarly = nil, false
 	}
-	flushed := 0
+	prefiltered := keep != nil
+	lay, _ := rs.format.(formats.Layouter)
+	if rs.mode == formats.ModeMirror {
+		lay = nil
+	}
+	flushed, pending := 0, 0
 	err = rs.format.Scan(ctx, sreq, func(e formats.Entry) error {
 		switch {
 		case e.Item != nil:
 			if keep != nil && !keep(e.Item) {
 				return nil
 			}
-			items = append(items, *e.Item)
-			if storeEarly && len(items)-flushed >= itemBatch {
-				if err := rs.storeItems(ctx, items[flushed:]); err != nil {
+			w := wanted{Item: *e.Item, from: e.Item.Path}
+			if lay != nil {
+				w.Path = lay.PublishPath(w.Item)
+			}
+			want = append(want, w)
+			if !storeEarly {
+				return nil
+			}
+			for _, f := range w.Fragments {
+				pending += len(f)
+			}
+			if len(want)-flushed >= itemBatch || pending >= itemBatchBytes {
+				if err := rs.storeItems(ctx, want[flushed:]); err != nil {
 					return err
 				}
-				flushed = len(items)
+				flushed, pending = len(want), 0
 			}
 		case e.File != nil:
 			if e.File.MirrorOnly && rs.mode != formats.ModeMirror {
@@ -411,31 +428,38 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 	if err != nil {
 		return fmt.Errorf("scanning upstream: %w", err)
 	}
-	items, err = applyFilters(ctx, rs.rc, rs.format, items)
-	if err != nil {
+	if want, err = rs.filter(ctx, want, prefiltered); err != nil {
 		return err
 	}
-	want := rs.layout(items)
+	want = rs.layout(want)
 	rs.res.Wanted = len(want)
 	m.reporter.Report(Event{Kind: ScanDone, Repo: id, Total: int64(len(want))})
 	files = mergeFiles(files, topFiles)
 	return rs.reconcile(ctx, want, files, dryRun)
 }
 
-// itemBatch is how many scanned items are written to the catalog at once.
+// itemBatch is how many scanned items are written to the catalog at once,
+// at most.
 const itemBatch = 2000
 
+// itemBatchBytes bounds the verbatim metadata of one batch: a write
+// transaction keeps every page it dirties in memory until it commits, and
+// items land on random pages (their keys are digests), so the batch's size,
+// not the catalog's, sets the sync's peak memory. 2 MiB is about 400 RPM
+// packages with primary, filelists and other, or 1,800 Debian stanzas.
+const itemBatchBytes = 2 << 20
+
 // storeItems writes scanned items whose digest upstream declares into the
-// catalog in one short transaction and drops their fragments from memory, so
+// catalog in one short transaction and slims them in memory (see slim), so
 // a large upstream's verbatim metadata is not held until the end of the sync.
 // Item records are content-addressed: one that ends up unreferenced (a
 // download failed, the sync was interrupted) is removed by GC.
-func (rs *repoSync) storeItems(ctx context.Context, batch []formats.Item) error {
+func (rs *repoSync) storeItems(ctx context.Context, batch []wanted) error {
 	var put []catalog.Item
 	err := rs.m.update(ctx, func(tx *catalog.Tx) error {
 		put = put[:0]
 		for i := range batch {
-			it := &batch[i]
+			it := &batch[i].Item
 			if it.Digest.IsZero() {
 				continue
 			}
@@ -455,12 +479,69 @@ func (rs *repoSync) storeItems(ctx context.Context, batch []formats.Item) error 
 	if err != nil {
 		return err
 	}
+	_, keepFields := rs.format.(formats.RemoteFetcher)
+	if _, ok := rs.format.(formats.Companioner); ok {
+		keepFields = true
+	}
 	for i := range batch {
 		if !batch[i].Digest.IsZero() {
-			batch[i].Fragments = nil
+			batch[i].slim(keepFields)
 		}
 	}
 	return nil
+}
+
+// slim reduces an item the catalog now holds to what the rest of a sync
+// reads: paths, identity, size, digest and the checksum a download verifies.
+// Its strings are copied out of the scanned metadata (formats may share the
+// memory of a fragment, as apt does), the fragments and, unless keepFields
+// (formats that read an item again after the scan: remote fetches,
+// companions), the fields are dropped. The publish path was computed while
+// the fields were there. Checksums shrink to the strongest one, and to none
+// when that is the SHA-256 of Digest (download restores it).
+func (w *wanted) slim(keepFields bool) {
+	w.stored = true
+	w.Fragments = nil
+	if !keepFields {
+		w.Fields = nil
+	}
+	if algo, sum, err := verify.Strongest(w.Checksums); err == nil {
+		if algo == "sha256" && sum == w.Digest.String() {
+			w.Checksums = nil
+		} else {
+			w.Checksums = formats.Checksums{algo: strings.Clone(sum)}
+		}
+	}
+	// One new allocation for every string of the item (concatenation copies).
+	samePath := w.from == w.Path
+	var all string
+	if samePath {
+		all = w.Path + w.Name + w.Version + w.Arch
+	} else {
+		all = w.Path + w.Name + w.Version + w.Arch + w.from
+	}
+	all = strings.Clone(all) // a no-op copy unless only one part was non-empty
+	cut := func(s string) string {
+		v := all[:len(s)]
+		all = all[len(s):]
+		return v
+	}
+	w.Path = cut(w.Path)
+	w.Name, w.Version, w.Arch = cut(w.Name), cut(w.Version), cut(w.Arch)
+	if samePath {
+		w.from = w.Path
+	} else {
+		w.from = cut(w.from)
+	}
+}
+
+// checksums returns what a download of w verifies: its declared checksums,
+// or the SHA-256 of its digest when slim dropped them.
+func (w *wanted) checksums() formats.Checksums {
+	if len(w.Checksums) == 0 && !w.Digest.IsZero() {
+		return formats.Checksums{"sha256": w.Digest.String()}
+	}
+	return w.Checksums
 }
 
 // unchanged reports whether every blob of the current state is in the pool, so
@@ -571,19 +652,42 @@ func mergeFiles(files, top []formats.File) []formats.File {
 type wanted struct {
 	formats.Item
 	from string
+	// stored is set when the catalog holds the item (storeItems) and the
+	// item was slimmed.
+	stored bool
 }
 
-// layout sets each item's published path and keeps one item per path (the
-// first; upstream listing one path twice is reported in the log).
-func (rs *repoSync) layout(items []formats.Item) []wanted {
-	lay, _ := rs.format.(formats.Layouter)
-	seen := make(map[string]bool, len(items))
-	out := make([]wanted, 0, len(items))
-	for _, it := range items {
-		w := wanted{Item: it, from: it.Path}
-		if lay != nil && rs.mode != formats.ModeMirror {
-			w.Path = lay.PublishPath(it)
-		}
+// filter applies the repository's filters to the scanned items: with
+// prefiltered, the per-item filters already ran during the scan (and slimmed
+// items no longer have the fields they read), so only the version filters
+// remain.
+func (rs *repoSync) filter(ctx context.Context, want []wanted, prefiltered bool) ([]wanted, error) {
+	if prefiltered && !postFilters(rs.rc) {
+		return want, nil
+	}
+	items := make([]formats.Item, len(want))
+	for i := range want {
+		items[i] = want[i].Item
+		items[i].Path = want[i].from
+	}
+	idx, err := selectItems(ctx, rs.rc, rs.format, items, prefiltered)
+	if err != nil {
+		return nil, err
+	}
+	out := want[:0]
+	for _, i := range idx {
+		out = append(out, want[i]) // i >= len(out): nothing is overwritten before it is read
+	}
+	clear(want[len(out):])
+	return out, nil
+}
+
+// layout keeps one item per published path (the first; upstream listing one
+// path twice is reported in the log) and sorts them by path.
+func (rs *repoSync) layout(want []wanted) []wanted {
+	seen := make(map[string]bool, len(want))
+	out := want[:0]
+	for _, w := range want {
 		if seen[w.Path] {
 			rs.m.log.Warn("upstream lists a path twice; keeping the first", "repo", rs.rc.ID, "path", w.Path)
 			continue
@@ -591,6 +695,7 @@ func (rs *repoSync) layout(items []formats.Item) []wanted {
 		seen[w.Path] = true
 		out = append(out, w)
 	}
+	clear(want[len(out):])
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
 }
