@@ -7,7 +7,8 @@
 #   unchanged  chantal-lite publish of the same state again
 #              vs createrepo_c --update with nothing changed
 #   one        one package added: chantal-lite package upload + publish
-#              vs createrepo_c --update
+#              (which renders only the segments the package touches,
+#              from its render cache) vs createrepo_c --update
 #
 # Usage, from anywhere in the checkout:
 #
@@ -133,7 +134,9 @@ cl publish repo --target "$work/pub-warm" bench >/dev/null
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
 	rm -rf "$work/cr/repodata"
-	# A full publish renders everything: publish to a fresh target each round.
+	# A full publish renders everything: publish to a fresh target each
+	# round, with no render cache (a later publish reuses its segments).
+	rm -rf "$work/data/cache"
 	timed "$work/cl-full" "$work/chantal-lite" -q -c "$work/chantal.yaml" publish repo --target "$work/pub/r$r" bench
 	timed "$work/cr-full" createrepo_c --quiet --no-database "$work/cr"
 	timed "$work/cl-same" "$work/chantal-lite" -q -c "$work/chantal.yaml" publish repo --target "$work/pub/r$r" bench

@@ -15,7 +15,11 @@ import (
 // moduleArtifact is an rpm as modulemd names it: "name-epoch:version-release.arch",
 // the epoch always present.
 func moduleArtifact(it *formats.Item) string {
-	n := itemNEVRA(it)
+	return itemNEVRA(it).artifact()
+}
+
+// artifact is the NEVRA as modules.yaml lists it: name-epoch:version-release.arch.
+func (n nevra) artifact() string {
 	return n.name + "-" + n.epoch + ":" + n.version + "-" + n.release + "." + n.arch
 }
 
@@ -28,7 +32,7 @@ func moduleArtifact(it *formats.Item) string {
 // no stream is left, ok is false and nothing is written. A pruned file is
 // re-encoded, compressed per the repository's compression and named by its
 // checksum.
-func (f *Format) renderModules(ctx context.Context, req formats.RenderRequest, fl formats.File, dst string, comp Compression) (d Data, ok bool, err error) {
+func (f *Format) renderModules(ctx context.Context, req formats.RenderRequest, fl formats.File, dst string, comp Compression, published map[nevra]bool) (d Data, ok bool, err error) {
 	if req.Open == nil {
 		return Data{}, false, fmt.Errorf("reading %s: no Open function", fl.Path)
 	}
@@ -49,9 +53,9 @@ func (f *Format) renderModules(ctx context.Context, req formats.RenderRequest, f
 	if int64(len(raw)) > f.maxHeld {
 		return Data{}, false, fmt.Errorf("reading %s: %w: more than %d bytes", fl.Path, ErrTooLarge, f.maxHeld)
 	}
-	keep := make(map[string]bool, len(req.Items))
-	for i := range req.Items {
-		keep[moduleArtifact(&req.Items[i])] = true
+	keep := make(map[string]bool, len(published))
+	for n := range published {
+		keep[n.artifact()] = true
 	}
 	out, changed, streams, err := pruneModules(raw, fl.Path, keep)
 	if err != nil {

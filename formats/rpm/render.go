@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
@@ -57,9 +58,73 @@ func (f *Format) Render(ctx context.Context, req formats.RenderRequest) error {
 	case formats.ModeMirror:
 		return f.renderMirror(ctx, req)
 	case formats.ModeFiltered, formats.ModeHosted:
-		return f.renderIndexes(ctx, req)
+		return formats.RenderPieces(ctx, f, req, nil)
 	}
 	return fmt.Errorf("rendering rpm metadata: mode %q: %w", req.Mode, ErrNotImplemented)
+}
+
+// PieceVersion implements formats.PieceRenderer.
+func (f *Format) PieceVersion() string { return "rpm-1" }
+
+// Streams of the pieces: the three indexes, and "nevra", every published
+// package's identity, which updateinfo and modules are pruned to.
+const nevraStream = "nevra"
+
+// RenderPiece implements formats.PieceRenderer: the package's primary
+// fragment with its location rewritten to it.Path, its filelists and other
+// fragments verbatim (each followed by a newline), and its NEVRA.
+func (f *Format) RenderPiece(_ context.Context, _ formats.PieceRequest, it *formats.Item, emit func(string, []byte)) error {
+	prim := it.Fragments["primary"]
+	if len(prim) == 0 {
+		return fmt.Errorf("rendering primary: %w: item %s has no primary fragment", ErrMalformed, clip(it.Path))
+	}
+	frag, err := relocate(prim, it.Path)
+	if err != nil {
+		return fmt.Errorf("rendering primary: package %s: %w", clip(it.Path), err)
+	}
+	emit("primary", append(frag, '\n'))
+	for _, typ := range []string{"filelists", "other"} {
+		if b := it.Fragments[typ]; len(b) > 0 {
+			emit(typ, append(append(make([]byte, 0, len(b)+1), b...), '\n'))
+		}
+	}
+	n := itemNEVRA(it)
+	var b []byte
+	for _, v := range []string{n.name, n.epoch, n.version, n.release, n.arch} {
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	emit(nevraStream, b)
+	return nil
+}
+
+// publishedNEVRAs reads the nevra stream back.
+func publishedNEVRAs(ctx context.Context, s formats.Streams) (map[nevra]bool, error) {
+	rc, err := s.Open(ctx, nevraStream)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	br := bufio.NewReader(rc)
+	keep := make(map[nevra]bool, s.Count(nevraStream))
+	for {
+		var v [5]string
+		for i := range v {
+			l, err := binary.ReadUvarint(br)
+			if err == io.EOF && i == 0 {
+				return keep, nil
+			}
+			if err != nil || l > 1<<20 {
+				return nil, fmt.Errorf("reading published packages: malformed (%v)", err)
+			}
+			b := make([]byte, l)
+			if _, err := io.ReadFull(br, b); err != nil {
+				return nil, fmt.Errorf("reading published packages: %w", err)
+			}
+			v[i] = string(b)
+		}
+		keep[nevra{v[0], v[1], v[2], v[3], v[4]}] = true
+	}
 }
 
 // renderMirror copies every repo-level file verbatim.
@@ -124,8 +189,9 @@ func copyFile(ctx context.Context, req formats.RenderRequest, fl formats.File, d
 	return d, nil
 }
 
-// renderIndexes regenerates repodata/ for filtered and hosted mode.
-func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) error {
+// RenderStreams implements formats.PieceRenderer: it regenerates repodata/
+// for filtered and hosted mode.
+func (f *Format) RenderStreams(ctx context.Context, req formats.RenderRequest, s formats.Streams) error {
 	comp, err := parseCompression(req.Params["compression"])
 	if err != nil {
 		return fmt.Errorf("rendering rpm metadata: %w", err)
@@ -135,8 +201,17 @@ func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) e
 	}
 	log := f.logger(req.Logger)
 	var data []Data
+	var keep map[nevra]bool // read once, when updateinfo or modules need it
+	published := func() (map[nevra]bool, error) {
+		if keep == nil {
+			var err error
+			keep, err = publishedNEVRAs(ctx, s)
+			return keep, err
+		}
+		return keep, nil
+	}
 	for _, typ := range []string{"primary", "filelists", "other"} {
-		d, err := f.renderIndex(ctx, req, typ, comp)
+		d, err := f.renderIndex(ctx, req, s, typ, comp)
 		if err != nil {
 			return err
 		}
@@ -160,7 +235,11 @@ func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) e
 			}
 			written[dst] = true
 			if kind == "modules" {
-				d, ok, err := f.renderModules(ctx, req, fl, dst, comp)
+				keep, err := published()
+				if err != nil {
+					return err
+				}
+				d, ok, err := f.renderModules(ctx, req, fl, dst, comp, keep)
 				if err != nil {
 					return err
 				}
@@ -199,7 +278,11 @@ func (f *Format) renderIndexes(ctx context.Context, req formats.RenderRequest) e
 		}
 	}
 	if len(uiFiles) > 0 {
-		d, ok, err := f.renderUpdateinfo(ctx, req, uiFiles, comp)
+		keep, err := published()
+		if err != nil {
+			return err
+		}
+		d, ok, err := f.renderUpdateinfo(ctx, req, uiFiles, comp, keep)
 		if err != nil {
 			return err
 		}
@@ -234,45 +317,60 @@ func isKept(kind string) bool {
 	return false
 }
 
-// renderIndex streams one of primary, filelists and other.
-func (f *Format) renderIndex(ctx context.Context, req formats.RenderRequest, typ string, comp Compression) (Data, error) {
-	n := 0
-	for _, it := range req.Items {
-		if typ == "primary" && len(it.Fragments["primary"]) == 0 {
-			return Data{}, fmt.Errorf("rendering primary: %w: item %s has no primary fragment", ErrMalformed, clip(it.Path))
-		}
-		if len(it.Fragments[typ]) > 0 {
-			n++
-		}
-	}
-	iw, err := f.newIndexWriter(typ, comp)
-	if err != nil {
-		return Data{}, err
-	}
-	defer iw.discard()
+// renderIndex writes one of primary, filelists and other from its stream,
+// named by its checksum.
+func (f *Format) renderIndex(ctx context.Context, req formats.RenderRequest, s formats.Streams, typ string, comp Compression) (Data, error) {
+	fail := func(err error) (Data, error) { return Data{}, fmt.Errorf("rendering %s: %w", typ, err) }
 	root := map[string]string{"primary": primaryRoot, "filelists": filelistsRoot, "other": otherRoot}[typ]
-	iw.WriteString(xmlDecl)
-	fmt.Fprintf(iw, root, n)
-	for i, it := range req.Items {
-		if i%ctxEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return Data{}, err
-			}
-		}
-		frag := it.Fragments[typ]
-		if len(frag) == 0 {
-			continue
-		}
-		if typ == "primary" {
-			if frag, err = relocate(frag, it.Path); err != nil {
-				return Data{}, fmt.Errorf("rendering primary: package %s: %w", clip(it.Path), err)
-			}
-		}
-		iw.Write(frag)
-		iw.WriteString("\n")
+	tmp, err := os.CreateTemp(f.tempDir, "chantal-rpm-"+typ+"-*")
+	if err != nil {
+		return fail(err)
 	}
-	iw.WriteString("</" + strings.Fields(strings.TrimPrefix(root, "<"))[0] + ">\n")
-	return iw.finish(ctx, req.Sink)
+	defer func() {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}()
+	bw := bufio.NewWriterSize(tmp, 256<<10)
+	sum, err := s.Write(ctx, bw, formats.StreamWrite{
+		Stream:      typ,
+		Header:      []byte(xmlDecl + fmt.Sprintf(root, s.Count(typ))),
+		Footer:      []byte("</" + strings.Fields(strings.TrimPrefix(root, "<"))[0] + ">\n"),
+		Compression: string(comp),
+		Hashes:      []string{"sha256"},
+		OpenHashes:  []string{"sha256"},
+	})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		return fail(err)
+	}
+	d := Data{
+		Type:          typ,
+		Href:          "repodata/" + sum.Sums["sha256"] + "-" + typ + ".xml" + extOf(comp),
+		Checksums:     formats.Checksums{"sha256": sum.Sums["sha256"]},
+		Size:          sum.Size,
+		OpenChecksums: formats.Checksums{"sha256": sum.OpenSums["sha256"]},
+		OpenSize:      sum.OpenSize,
+	}
+	if comp == None {
+		d.OpenChecksums, d.OpenSize = nil, 0
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	w, err := req.Sink.Create(ctx, d.Href)
+	if err != nil {
+		return fail(err)
+	}
+	_, err = io.Copy(w, tmp)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return d, nil
 }
 
 // relocate replaces the first <location> child of a primary <package>

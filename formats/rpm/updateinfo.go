@@ -216,11 +216,7 @@ func writeNode(w textWriter, n *uiNode, depth int) {
 // renderUpdateinfo merges the updateinfo files (a view passes one per member;
 // an advisory id listed by several keeps the first member's advisory) and
 // prunes every advisory to the published packages, dropping those with none.
-func (f *Format) renderUpdateinfo(ctx context.Context, req formats.RenderRequest, fls []formats.File, comp Compression) (d Data, ok bool, err error) {
-	keep := make(map[nevra]bool, len(req.Items))
-	for i := range req.Items {
-		keep[itemNEVRA(&req.Items[i])] = true
-	}
+func (f *Format) renderUpdateinfo(ctx context.Context, req formats.RenderRequest, fls []formats.File, comp Compression, keep map[nevra]bool) (d Data, ok bool, err error) {
 	if req.Open == nil {
 		return Data{}, false, fmt.Errorf("reading updateinfo: no Open function")
 	}
