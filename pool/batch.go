@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -79,10 +80,46 @@ func (w *Writer) CommitTo(ctx context.Context, req PutRequest, b *Batch) (Info, 
 	return info, nil
 }
 
+// Begin starts a Writer whose temp file is created in the batch's own
+// directory, for blobs too small to be worth resuming: it takes no lock of
+// its own (the batch's lock covers its directory), is created read-only
+// (the open descriptor still writes), and CommitTo to b parks it where it
+// is. Abort removes it, like any anonymous temp file; req.ResumeKey is
+// ignored. It fails with ErrClosed after Discard.
+func (b *Batch) Begin(ctx context.Context, req BeginRequest) (*Writer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("pool: beginning blob: %w", err)
+	}
+	for _, h := range req.Hashes {
+		h.Reset()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, fmt.Errorf("pool: beginning blob: %w", ErrClosed)
+	}
+	if err := b.open(); err != nil {
+		return nil, fmt.Errorf("pool: beginning blob: %w", err)
+	}
+	b.seq++
+	name := filepath.Join(b.dir, "w"+strconv.Itoa(b.seq))
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, blobMode)
+	if err != nil {
+		return nil, fmt.Errorf("pool: beginning blob: %w", err)
+	}
+	return &Writer{s: b.s, f: f, name: name, sum: sha256.New(), extra: req.Hashes, batch: b}, nil
+}
+
 // park moves w's verified temp file into the batch directory and ends w.
 func (b *Batch) park(w *Writer, d Digest) (Info, error) {
 	if b.s != w.s {
 		return Info{}, errors.New("batch belongs to another store")
+	}
+	if w.batch != nil {
+		if w.batch != b {
+			return Info{}, errors.New("writer belongs to another batch")
+		}
+		return b.parkInPlace(w, d)
 	}
 	if fi, err := os.Lstat(b.s.Path(d)); err == nil && fi.Mode().IsRegular() && fi.Size() == w.size {
 		if err := w.Discard(); err != nil {
@@ -124,6 +161,36 @@ func (b *Batch) park(w *Writer, d Digest) (Info, error) {
 	}
 	info := Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}
 	b.pending = append(b.pending, parked{temp: temp, info: info})
+	b.parked[d] = info
+	return info, nil
+}
+
+// parkInPlace parks a Writer from b.Begin: its file already is in the batch
+// directory, read-only. Whether the pool holds the blob already is left to
+// Flush, which must look anyway.
+func (b *Batch) parkInPlace(w *Writer, d Digest) (Info, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return Info{}, ErrClosed
+	}
+	if info, ok := b.parked[d]; ok && info.Size == w.size {
+		if err := w.Discard(); err != nil {
+			return Info{}, err
+		}
+		return info, nil
+	}
+	w.done = true
+	fi, statErr := w.f.Stat()
+	closeErr := w.f.Close()
+	if err := errors.Join(statErr, closeErr); err != nil {
+		if rerr := os.Remove(w.name); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return Info{}, err
+	}
+	info := Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}
+	b.pending = append(b.pending, parked{temp: w.name, info: info})
 	b.parked[d] = info
 	return info, nil
 }
@@ -226,6 +293,13 @@ func (b *Batch) install(ctx context.Context, todo []parked) (int, error) {
 			if created {
 				dirs[filepath.Dir(dir)] = true
 			}
+		}
+		moved, err := renameNoReplace(p.temp, dst)
+		if err != nil {
+			return i, err
+		}
+		if moved {
+			continue
 		}
 		if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() && fi.Size() == p.info.Size {
 			// Stored meanwhile by another writer: keep that file.

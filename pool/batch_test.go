@@ -437,3 +437,86 @@ func BenchmarkPutSmallBlobs(b *testing.B) {
 		})
 	}
 }
+
+// TestBatchBegin writes blobs through Batch.Begin: they are parked where
+// they were written, absent until Flush, deduplicated, and a blob the pool
+// already holds keeps its file.
+func TestBatchBegin(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	pooled, err := s.Put(ctx, strings.NewReader("pooled"), pool.PutRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(s.Path(pooled.Digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := s.NewBatch()
+	put := func(content string) (pool.Info, error) {
+		w, err := b.Begin(ctx, pool.BeginRequest{ResumeKey: "ignored"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(content)); err != nil {
+			t.Fatal(err)
+		}
+		return w.CommitTo(ctx, pool.PutRequest{Digest: pool.Sum([]byte(content)), Size: int64(len(content))}, b)
+	}
+	var fresh []pool.Digest
+	for _, c := range []string{"one", "two", "one", "pooled"} {
+		info, err := put(c)
+		if err != nil {
+			t.Fatalf("CommitTo(%q): %v", c, err)
+		}
+		if info.Digest != pool.Sum([]byte(c)) || info.Size != int64(len(c)) {
+			t.Errorf("CommitTo(%q) = %+v", c, info)
+		}
+		if c != "pooled" {
+			assertAbsent(t, s, info.Digest)
+			fresh = append(fresh, info.Digest)
+		}
+	}
+	// A mismatch removes the temp file; an aborted Writer leaves nothing.
+	w, err := b.Begin(ctx, pool.BeginRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("bad"))
+	var dm *pool.DigestMismatchError
+	if _, err := w.CommitTo(ctx, pool.PutRequest{Digest: pool.Sum([]byte("good"))}, b); !errors.As(err, &dm) {
+		t.Errorf("CommitTo of wrong bytes = %v, want a DigestMismatchError", err)
+	}
+	if w, err = b.Begin(ctx, pool.BeginRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("aborted"))
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range fresh {
+		if err := s.Verify(ctx, d); err != nil {
+			t.Error(err)
+		}
+		if fi, err := os.Stat(s.Path(d)); err != nil || fi.Mode().Perm() != 0o444 {
+			t.Errorf("blob %s: %v, %v; want read-only", d, fi, err)
+		}
+	}
+	after, err := os.Stat(s.Path(pooled.Digest))
+	if err != nil || !os.SameFile(before, after) {
+		t.Errorf("the pooled blob's file was replaced (%v)", err)
+	}
+	if err := b.Discard(); err != nil {
+		t.Fatal(err)
+	}
+	if names := tmpFiles(t, s); len(names) != 0 {
+		t.Errorf("tmp/ holds %v after Discard", names)
+	}
+	if _, err := b.Begin(ctx, pool.BeginRequest{}); !errors.Is(err, pool.ErrClosed) {
+		t.Errorf("Begin after Discard = %v, want ErrClosed", err)
+	}
+}

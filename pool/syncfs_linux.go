@@ -35,3 +35,22 @@ func syncFS(dir string) error {
 	}
 	return nil
 }
+
+// renameNoReplace renames src to dst unless dst exists (renameat2 with
+// RENAME_NOREPLACE): one system call where a look-up and a rename were two.
+// It reports false, and leaves src, when dst exists or the file system does
+// not support the flag; the caller then looks at dst itself.
+func renameNoReplace(src, dst string) (bool, error) {
+	for {
+		err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
+		switch err {
+		case nil:
+			return true, nil
+		case unix.EINTR:
+			continue
+		case unix.EEXIST, unix.EINVAL, unix.ENOSYS, unix.ENOTSUP:
+			return false, nil
+		}
+		return false, &os.LinkError{Op: "renameat2", Old: src, New: dst, Err: err}
+	}
+}

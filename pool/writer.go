@@ -39,6 +39,7 @@ type Writer struct {
 	size      int64
 	err       error // sticky write error
 	done      bool
+	batch     *Batch // set by Batch.Begin: the file lives in the batch's directory
 }
 
 // Begin starts a Writer.

@@ -32,6 +32,12 @@ type DownloadRequest struct {
 	Batch *pool.Batch
 }
 
+// maxUnresumable is the largest declared size that a group-committed
+// download (DownloadRequest.Batch) writes straight into the batch, without a
+// resumable partial: fetching it again costs less than the partial's
+// bookkeeping (a named file, its lock, a rename) costs every download.
+const maxUnresumable = 1 << 20
+
 // download carries one Download's state across attempts.
 type download struct {
 	path      string
@@ -120,9 +126,22 @@ func (s *Source) Download(ctx context.Context, st *pool.Store, req DownloadReque
 // downloadOnce makes one attempt, resuming a partial when the pool has one. On
 // a transfer error the partial is kept; on a mismatch it is discarded.
 func (s *Source) downloadOnce(ctx context.Context, st *pool.Store, d *download) (pool.Info, error) {
-	h := verify.New(d.algo)
+	// The pool's Writer computes the SHA-256 anyway: a second hash only for
+	// another algorithm.
+	var h hash.Hash
+	var hashes []hash.Hash
+	if d.algo != "sha256" {
+		h = verify.New(d.algo)
+		hashes = []hash.Hash{h}
+	}
 	begin := func() (*pool.Writer, error) {
-		w, err := st.Begin(ctx, pool.BeginRequest{ResumeKey: d.algo + ":" + d.want, Hashes: []hash.Hash{h}})
+		var w *pool.Writer
+		var err error
+		if d.batch != nil && d.size > 0 && d.size <= maxUnresumable {
+			w, err = d.batch.Begin(ctx, pool.BeginRequest{Hashes: hashes})
+		} else {
+			w, err = st.Begin(ctx, pool.BeginRequest{ResumeKey: d.algo + ":" + d.want, Hashes: hashes})
+		}
 		if err != nil {
 			return nil, &permanentError{err}
 		}
@@ -197,7 +216,13 @@ func (s *Source) downloadOnce(ctx context.Context, st *pool.Store, d *download) 
 		_ = w.Discard()
 		return pool.Info{}, &verify.SizeError{Want: d.size, Got: w.Size()}
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != d.want {
+	var got string
+	if h != nil {
+		got = hex.EncodeToString(h.Sum(nil))
+	} else {
+		got = w.Digest().String()
+	}
+	if got != d.want {
 		_ = w.Discard()
 		return pool.Info{}, &verify.ChecksumError{Algo: d.algo, Want: d.want, Got: got}
 	}
@@ -221,7 +246,9 @@ func (s *Source) copyBody(ctx context.Context, w *pool.Writer, rep *reply, d *do
 	case rep.total >= 0:
 		total = rep.total
 	}
-	buf := make([]byte, 64<<10)
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	buf := *bp
 	for {
 		n, err := s.read(ctx, rep.body, buf)
 		if n > 0 {

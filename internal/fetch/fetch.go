@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -209,7 +210,11 @@ type Source struct {
 	progress func(Progress)
 	backoff  func(int) time.Duration
 	sleep    func(ctx context.Context, d time.Duration) error
+	bufs     sync.Pool // *[]byte of copyBufSize for copyBody
 }
+
+// copyBufSize is the buffer of one download's copy loop.
+const copyBufSize = 64 << 10
 
 // New returns a Source for base, an http://, https:// or file:// URL of the
 // repository root (a trailing slash is added). Userinfo in an http(s) base is
@@ -235,6 +240,7 @@ func New(base string, o *Options) (*Source, error) {
 		backoff:  o.Backoff,
 		sleep:    sleepCtx,
 	}
+	s.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
