@@ -135,8 +135,10 @@ type pubJob struct {
 	// params are the format's parameters, set before load runs.
 	params map[string]string
 	// segments, when set by load, are the items to render by pieces (and
-	// items then carry only Path and Digest, for linking).
+	// items then carry only Path and Digest, for linking), with the render
+	// cache that keyed them.
 	segments []formats.Segment
+	cache    *renderCache
 }
 
 func (j *pubJob) fail(err error) error {
@@ -429,7 +431,8 @@ func (m *Mirror) stateLoader(id catalog.StateID) func(ctx context.Context, j *pu
 				return err
 			}
 			preq := formats.PieceRequest{Mode: j.mode, Params: j.params, Logger: m.log}
-			if j.segments, j.items, err = pieceSegments(ctx, tx, id, pr, preq, m.renderCache(), m.view); err != nil {
+			j.cache = m.renderCache()
+			if j.segments, j.items, err = pieceSegments(ctx, tx, id, pr, preq, j.cache, m.view); err != nil {
 				return err
 			}
 			fs, err := tx.StateFiles(id)
@@ -449,7 +452,11 @@ func (m *Mirror) pieceRender(j *pubJob) func(ctx context.Context, req formats.Re
 		return nil
 	}
 	return func(ctx context.Context, req formats.RenderRequest) error {
-		return formats.RenderPieces(ctx, pr, req, &formats.PieceOptions{Cache: m.renderCache(), Segments: j.segments})
+		cache := j.cache
+		if cache == nil {
+			cache = m.renderCache()
+		}
+		return formats.RenderPieces(ctx, pr, req, &formats.PieceOptions{Cache: cache, Segments: j.segments})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chantal-lite/chantal/catalog"
@@ -26,6 +27,10 @@ import (
 type renderCache struct {
 	dir string
 	now func() time.Time
+	// held keeps the index entries read while keying segments, for the
+	// render that follows (nil: nothing held).
+	mu   sync.Mutex
+	held map[string][]byte
 }
 
 // renderCacheAge is how long an unused cache entry survives a GC.
@@ -44,6 +49,13 @@ func (c *renderCache) path(key string) (string, error) {
 
 // Get implements formats.PieceCache.
 func (c *renderCache) Get(_ context.Context, key string) ([]byte, bool) {
+	c.mu.Lock()
+	b, ok := c.held[key]
+	delete(c.held, key)
+	c.mu.Unlock()
+	if ok {
+		return b, true
+	}
 	p, err := c.path(key)
 	if err != nil {
 		return nil, false
@@ -57,7 +69,7 @@ func (c *renderCache) Get(_ context.Context, key string) ([]byte, bool) {
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() > 1<<31 {
 		return nil, false
 	}
-	b := make([]byte, fi.Size())
+	b = make([]byte, fi.Size())
 	if _, err := io.ReadFull(f, b); err != nil {
 		return nil, false
 	}
@@ -140,7 +152,12 @@ func (c *renderCache) prune(ctx context.Context, cutoff time.Time) (int, error) 
 //
 // A cached segment whose entries go missing before they are read is loaded
 // again through view, and refused if its items changed meanwhile.
-func pieceSegments(ctx context.Context, tx *catalog.Tx, id catalog.StateID, f formats.PieceRenderer, preq formats.PieceRequest, cache formats.PieceCache, view func(context.Context, func(*catalog.Tx) error) error) ([]formats.Segment, []formats.Item, error) {
+//
+// The index entries it reads stay held in cache for the render.
+func pieceSegments(ctx context.Context, tx *catalog.Tx, id catalog.StateID, f formats.PieceRenderer, preq formats.PieceRequest, cache *renderCache, view func(context.Context, func(*catalog.Tx) error) error) ([]formats.Segment, []formats.Item, error) {
+	if cache.held == nil {
+		cache.held = map[string][]byte{}
+	}
 	logID, changes, err := tx.ItemChanges()
 	if err != nil {
 		return nil, nil, err
@@ -155,7 +172,10 @@ func pieceSegments(ctx context.Context, tx *catalog.Tx, id catalog.StateID, f fo
 		cur = nil
 		key := segmentKey(f, preq, logID, changes, refs)
 		seg := formats.Segment{Key: key}
-		if _, ok := cache.Get(ctx, key+".idx"); ok {
+		if idx, ok := cache.Get(ctx, key+".idx"); ok {
+			cache.mu.Lock()
+			cache.held[key+".idx"] = idx
+			cache.mu.Unlock()
 			seg.Load = func(ctx context.Context) ([]formats.Item, error) {
 				var items []formats.Item
 				err := view(ctx, func(tx *catalog.Tx) error {

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -66,14 +67,16 @@ type Streams interface {
 	Count(stream string) int
 	// Open reads the concatenation of a stream's pieces, uncompressed.
 	Open(ctx context.Context, stream string) (io.ReadCloser, error)
-	// Write writes header, the stream's pieces and footer to w, compressed
-	// as req.Compression says, and returns sizes and checksums.
+	// Write writes req.Header, the pieces of req.Streams and req.Footer to
+	// w, compressed as req.Compression says, and returns sizes and
+	// checksums.
 	Write(ctx context.Context, w io.Writer, req StreamWrite) (StreamSums, error)
 }
 
-// StreamWrite says how Streams.Write writes one file.
+// StreamWrite says how Streams.Write writes one file: Header, the pieces
+// of each of Streams in turn, Footer.
 type StreamWrite struct {
-	Stream         string
+	Streams        []string
 	Header, Footer []byte
 	// Compression is "" (none), "gz", "zst" or "xz".
 	Compression string
@@ -609,10 +612,11 @@ type job struct {
 }
 
 func (a *assembly) Write(ctx context.Context, w io.Writer, req StreamWrite) (StreamSums, error) {
+	name := strings.Join(req.Streams, "+")
 	switch req.Compression {
 	case "", string(compress.Gzip), string(compress.Zstd), string(compress.XZ):
 	default:
-		return StreamSums{}, fmt.Errorf("writing %s: unsupported compression %q", req.Stream, req.Compression)
+		return StreamSums{}, fmt.Errorf("writing %s: unsupported compression %q", name, req.Compression)
 	}
 	hs, err := newHashes(req.Hashes)
 	if err != nil {
@@ -642,12 +646,14 @@ func (a *assembly) Write(ctx context.Context, w io.Writer, req StreamWrite) (Str
 		s *segment
 		i int
 	}
-	for _, s := range a.segs {
-		if i := s.find(req.Stream); i >= 0 {
-			sel = append(sel, struct {
-				s *segment
-				i int
-			}{s, i})
+	for _, stream := range req.Streams {
+		for _, s := range a.segs {
+			if i := s.find(stream); i >= 0 {
+				sel = append(sel, struct {
+					s *segment
+					i int
+				}{s, i})
+			}
 		}
 	}
 	jobs := make([]job, len(sel))
@@ -704,7 +710,7 @@ func (a *assembly) Write(ctx context.Context, w io.Writer, req StreamWrite) (Str
 	var xw *compress.XZStreamWriter
 	if comp == string(compress.XZ) {
 		if xw, err = compress.NewXZStreamWriter(out); err != nil {
-			return StreamSums{}, fmt.Errorf("writing %s: %w", req.Stream, err)
+			return StreamSums{}, fmt.Errorf("writing %s: %w", name, err)
 		}
 	}
 	enc := &compress.MemberEncoder{}
@@ -734,7 +740,7 @@ func (a *assembly) Write(ctx context.Context, w io.Writer, req StreamWrite) (Str
 		return err
 	}
 	if err := member(req.Header); err != nil {
-		return StreamSums{}, fmt.Errorf("writing %s: %w", req.Stream, err)
+		return StreamSums{}, fmt.Errorf("writing %s: %w", name, err)
 	}
 	for k := range sel {
 		j := &jobs[k]
@@ -744,7 +750,7 @@ func (a *assembly) Write(ctx context.Context, w io.Writer, req StreamWrite) (Str
 			return StreamSums{}, ctx.Err()
 		}
 		if j.err != nil {
-			return StreamSums{}, fmt.Errorf("writing %s: %w", req.Stream, j.err)
+			return StreamSums{}, fmt.Errorf("writing %s: %w", name, j.err)
 		}
 		var err error
 		switch {
@@ -765,18 +771,18 @@ func (a *assembly) Write(ctx context.Context, w io.Writer, req StreamWrite) (Str
 			_, err = out.Write(j.comp)
 		}
 		if err != nil {
-			return StreamSums{}, fmt.Errorf("writing %s: %w", req.Stream, err)
+			return StreamSums{}, fmt.Errorf("writing %s: %w", name, err)
 		}
 		jobs[k] = job{done: j.done}
 		<-window
 	}
 	if err := member(req.Footer); err != nil {
-		return StreamSums{}, fmt.Errorf("writing %s: %w", req.Stream, err)
+		return StreamSums{}, fmt.Errorf("writing %s: %w", name, err)
 	}
 	switch comp {
 	case string(compress.XZ):
 		if err := xw.Close(); err != nil {
-			return StreamSums{}, fmt.Errorf("writing %s: %w", req.Stream, err)
+			return StreamSums{}, fmt.Errorf("writing %s: %w", name, err)
 		}
 	case string(compress.Gzip), string(compress.Zstd):
 		if out.n == 0 {
@@ -787,7 +793,7 @@ func (a *assembly) Write(ctx context.Context, w io.Writer, req StreamWrite) (Str
 				_, err = out.Write(m)
 			}
 			if err != nil {
-				return StreamSums{}, fmt.Errorf("writing %s: %w", req.Stream, err)
+				return StreamSums{}, fmt.Errorf("writing %s: %w", name, err)
 			}
 		}
 	}

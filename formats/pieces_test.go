@@ -67,7 +67,7 @@ func (f *pieceFormat) RenderStreams(ctx context.Context, req formats.RenderReque
 			}
 			header := fmt.Sprintf("header %s %d\n", name, s.Count(name))
 			sum, err := s.Write(ctx, w, formats.StreamWrite{
-				Stream: name, Header: []byte(header), Footer: []byte("footer\n"), Compression: c,
+				Streams: []string{name}, Header: []byte(header), Footer: []byte("footer\n"), Compression: c,
 				Hashes: []string{"sha256", "md5"}, OpenHashes: []string{"sha256"},
 			})
 			if cerr := w.Close(); err == nil {
@@ -78,6 +78,17 @@ func (f *pieceFormat) RenderStreams(ctx context.Context, req formats.RenderReque
 			}
 			sums[file] = sum
 		}
+	}
+	// Two streams in one file.
+	w, err := req.Sink.Create(ctx, "both.gz")
+	if err != nil {
+		return err
+	}
+	if _, err := s.Write(ctx, w, formats.StreamWrite{Streams: []string{"b", "all"}, Compression: "gz"}); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
 	}
 	f.mu.Lock()
 	f.sums = sums
@@ -187,6 +198,14 @@ func decompressed(t *testing.T, name string, data []byte) string {
 
 func checkFiles(t *testing.T, f *pieceFormat, items []formats.Item, files map[string][]byte) {
 	t.Helper()
+	body := func(stream string) string {
+		e := expected(items, stream)
+		e = e[strings.IndexByte(e, '\n')+1:]
+		return strings.TrimSuffix(e, "footer\n")
+	}
+	if got, want := decompressed(t, "both.gz", files["both.gz"]), body("b")+body("all"); got != want {
+		t.Fatalf("both.gz: %d bytes, want %d", len(got), len(want))
+	}
 	for _, stream := range []string{"all", "b", "none"} {
 		want := expected(items, stream)
 		for _, c := range compressions {

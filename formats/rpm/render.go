@@ -332,7 +332,7 @@ func (f *Format) renderIndex(ctx context.Context, req formats.RenderRequest, s f
 	}()
 	bw := bufio.NewWriterSize(tmp, 256<<10)
 	sum, err := s.Write(ctx, bw, formats.StreamWrite{
-		Stream:      typ,
+		Streams:     []string{typ},
 		Header:      []byte(xmlDecl + fmt.Sprintf(root, s.Count(typ))),
 		Footer:      []byte("</" + strings.Fields(strings.TrimPrefix(root, "<"))[0] + ">\n"),
 		Compression: string(comp),
