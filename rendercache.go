@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -60,20 +59,11 @@ func (c *renderCache) Get(_ context.Context, key string) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}
-	f, err := os.Open(p)
+	b, mtime, err := readSmallFile(p, 1<<31)
 	if err != nil {
 		return nil, false
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() > 1<<31 {
-		return nil, false
-	}
-	b = make([]byte, fi.Size())
-	if _, err := io.ReadFull(f, b); err != nil {
-		return nil, false
-	}
-	if now := c.now(); now.Sub(fi.ModTime()) > 24*time.Hour {
+	if now := c.now(); now.Sub(mtime) > 24*time.Hour {
 		_ = os.Chtimes(p, now, now) // best effort: only GC's choice depends on it
 	}
 	return b, true

@@ -3,10 +3,7 @@ package formats
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"crypto/sha1"
 	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -17,7 +14,6 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -83,6 +79,10 @@ type StreamWrite struct {
 	// Hashes are computed over the written bytes, OpenHashes over the
 	// uncompressed content: "md5", "sha1", "sha256", "sha512".
 	Hashes, OpenHashes []string
+	// Resumable says the header seldom changes (it holds no item count),
+	// so the states of the hashes are cached along the stream and a later
+	// write of it hashes only from the first changed segment on.
+	Resumable bool
 }
 
 // StreamSums are the sizes and lower-case hex checksums of a written stream
@@ -556,248 +556,6 @@ func (a *assembly) Open(ctx context.Context, stream string) (io.ReadCloser, erro
 		pw.Close()
 	}()
 	return pr, nil
-}
-
-// newHashes returns hashers for the named algorithms.
-func newHashes(algos []string) (map[string]hash.Hash, error) {
-	hs := make(map[string]hash.Hash, len(algos))
-	for _, a := range algos {
-		switch a {
-		case "md5":
-			hs[a] = md5.New()
-		case "sha1":
-			hs[a] = sha1.New()
-		case "sha256":
-			hs[a] = sha256.New()
-		case "sha512":
-			hs[a] = sha512.New()
-		default:
-			return nil, fmt.Errorf("writing stream: unknown hash %q", a)
-		}
-	}
-	return hs, nil
-}
-
-// sumWriter hashes and counts what it writes to w.
-type sumWriter struct {
-	w  io.Writer
-	hs map[string]hash.Hash
-	n  int64
-}
-
-func (s *sumWriter) Write(p []byte) (int, error) {
-	for _, h := range s.hs {
-		h.Write(p)
-	}
-	s.n += int64(len(p))
-	if s.w == nil {
-		return len(p), nil
-	}
-	return s.w.Write(p)
-}
-
-func (s *sumWriter) sums() Checksums {
-	c := make(Checksums, len(s.hs))
-	for a, h := range s.hs {
-		c[a] = hex.EncodeToString(h.Sum(nil))
-	}
-	return c
-}
-
-// job is one segment's part on its way to the writer.
-type job struct {
-	raw, comp []byte
-	err       error
-	done      chan struct{}
-}
-
-func (a *assembly) Write(ctx context.Context, w io.Writer, req StreamWrite) (StreamSums, error) {
-	name := strings.Join(req.Streams, "+")
-	switch req.Compression {
-	case "", string(compress.Gzip), string(compress.Zstd), string(compress.XZ):
-	default:
-		return StreamSums{}, fmt.Errorf("writing %s: unsupported compression %q", name, req.Compression)
-	}
-	hs, err := newHashes(req.Hashes)
-	if err != nil {
-		return StreamSums{}, err
-	}
-	ohs, err := newHashes(req.OpenHashes)
-	if err != nil {
-		return StreamSums{}, err
-	}
-	out := &sumWriter{w: w, hs: hs}
-	open := &sumWriter{hs: ohs}
-	needOpen := req.Compression != "" && len(ohs) > 0
-	if req.Compression == "" {
-		// Uncompressed: the written bytes are the content.
-		for a := range ohs {
-			if _, ok := hs[a]; !ok {
-				hs[a] = ohs[a]
-			}
-		}
-		open = out
-	}
-	comp := req.Compression
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	var sel []struct {
-		s *segment
-		i int
-	}
-	for _, stream := range req.Streams {
-		for _, s := range a.segs {
-			if i := s.find(stream); i >= 0 {
-				sel = append(sel, struct {
-					s *segment
-					i int
-				}{s, i})
-			}
-		}
-	}
-	jobs := make([]job, len(sel))
-	for i := range jobs {
-		jobs[i].done = make(chan struct{})
-	}
-	window := make(chan struct{}, 2*a.par)
-	encs := make(chan *compress.MemberEncoder, a.par)
-	for range a.par {
-		encs <- &compress.MemberEncoder{}
-	}
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range a.par {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range work {
-				j := &jobs[k]
-				enc := <-encs
-				if comp == "" || needOpen {
-					j.raw, j.err = a.part(ctx, sel[k].s, sel[k].i, "", enc)
-				}
-				if comp != "" && j.err == nil {
-					j.comp, j.err = a.part(ctx, sel[k].s, sel[k].i, comp, enc)
-				}
-				encs <- enc
-				close(j.done)
-			}
-		}()
-	}
-	go func() {
-		defer close(work)
-		for k := range sel {
-			select {
-			case window <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case work <- k:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	defer wg.Wait()
-	defer cancel()
-
-	openSize := int64(len(req.Header) + len(req.Footer))
-	for _, x := range sel {
-		openSize += x.s.streams[x.i].size
-	}
-	var xw *compress.XZStreamWriter
-	if comp == string(compress.XZ) {
-		if xw, err = compress.NewXZStreamWriter(out); err != nil {
-			return StreamSums{}, fmt.Errorf("writing %s: %w", name, err)
-		}
-	}
-	enc := &compress.MemberEncoder{}
-	// member writes uncompressed bytes as a member (block) of their own.
-	member := func(b []byte) error {
-		if comp != "" && needOpen {
-			open.Write(b)
-		}
-		switch {
-		case comp == "":
-			_, err := out.Write(b)
-			return err
-		case len(b) == 0:
-			return nil
-		case comp == string(compress.XZ):
-			blk, err := compress.EncodeXZBlock(b)
-			if err == nil {
-				err = xw.WriteBlock(blk)
-			}
-			return err
-		}
-		m, err := enc.Encode(compress.Kind(comp), b)
-		if err != nil {
-			return err
-		}
-		_, err = out.Write(m)
-		return err
-	}
-	if err := member(req.Header); err != nil {
-		return StreamSums{}, fmt.Errorf("writing %s: %w", name, err)
-	}
-	for k := range sel {
-		j := &jobs[k]
-		select {
-		case <-j.done:
-		case <-ctx.Done():
-			return StreamSums{}, ctx.Err()
-		}
-		if j.err != nil {
-			return StreamSums{}, fmt.Errorf("writing %s: %w", name, j.err)
-		}
-		var err error
-		switch {
-		case comp == "":
-			_, err = out.Write(j.raw)
-		case comp == string(compress.XZ):
-			if needOpen {
-				open.Write(j.raw)
-			}
-			var blk compress.XZBlock
-			if blk, err = decodeXZPart(j.comp); err == nil {
-				err = xw.WriteBlock(blk)
-			}
-		default:
-			if needOpen {
-				open.Write(j.raw)
-			}
-			_, err = out.Write(j.comp)
-		}
-		if err != nil {
-			return StreamSums{}, fmt.Errorf("writing %s: %w", name, err)
-		}
-		jobs[k] = job{done: j.done}
-		<-window
-	}
-	if err := member(req.Footer); err != nil {
-		return StreamSums{}, fmt.Errorf("writing %s: %w", name, err)
-	}
-	switch comp {
-	case string(compress.XZ):
-		if err := xw.Close(); err != nil {
-			return StreamSums{}, fmt.Errorf("writing %s: %w", name, err)
-		}
-	case string(compress.Gzip), string(compress.Zstd):
-		if out.n == 0 {
-			// No member at all: write one empty member, so the file is
-			// still valid.
-			m, err := enc.Encode(compress.Kind(comp), nil)
-			if err == nil {
-				_, err = out.Write(m)
-			}
-			if err != nil {
-				return StreamSums{}, fmt.Errorf("writing %s: %w", name, err)
-			}
-		}
-	}
-	return StreamSums{Size: out.n, Sums: out.sums(), OpenSize: openSize, OpenSums: open.sums()}, nil
 }
 
 // encodeXZPart compresses a part into an xz block, kept as the cache part

@@ -68,7 +68,7 @@ func (f *pieceFormat) RenderStreams(ctx context.Context, req formats.RenderReque
 			header := fmt.Sprintf("header %s %d\n", name, s.Count(name))
 			sum, err := s.Write(ctx, w, formats.StreamWrite{
 				Streams: []string{name}, Header: []byte(header), Footer: []byte("footer\n"), Compression: c,
-				Hashes: []string{"sha256", "md5"}, OpenHashes: []string{"sha256"},
+				Hashes: []string{"sha256", "md5"}, OpenHashes: []string{"sha256"}, Resumable: name != "b",
 			})
 			if cerr := w.Close(); err == nil {
 				err = cerr
@@ -254,6 +254,16 @@ func TestRenderPieces(t *testing.T) {
 		if want := [2]int64{3000, 0}[round]; f.calls.Load() != want {
 			t.Fatalf("round %d: %d RenderPiece calls, want %d", round, f.calls.Load(), want)
 		}
+	}
+
+	hs := 0
+	for k := range cache.m {
+		if strings.HasSuffix(k, ".hs") {
+			hs++
+		}
+	}
+	if hs == 0 {
+		t.Fatal("no hash midstates cached")
 	}
 
 	// One item changed, one added: only their segments render again.

@@ -220,7 +220,7 @@ func (Format) RenderStreams(ctx context.Context, req formats.RenderRequest, s fo
 	if err != nil {
 		return err
 	}
-	_, err = s.Write(ctx, w, formats.StreamWrite{Streams: []string{"index"}})
+	_, err = s.Write(ctx, w, formats.StreamWrite{Streams: []string{"index"}, Resumable: true})
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
