@@ -349,7 +349,6 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 // items sorted by path.
 func checkItems(in []formats.Item) ([]manifestItem, error) {
 	items := make([]manifestItem, 0, len(in))
-	seen := make(map[string]bool, len(in))
 	for _, it := range in {
 		if err := checkPath(it.Path); err != nil {
 			return nil, err
@@ -357,20 +356,25 @@ func checkItems(in []formats.Item) ([]manifestItem, error) {
 		if it.Digest.IsZero() {
 			return nil, fmt.Errorf("item %q has no digest", it.Path)
 		}
-		if seen[it.Path] {
-			return nil, &PathError{Path: it.Path, Reason: "two items share the path", Err: ErrConflict}
-		}
-		seen[it.Path] = true
 		items = append(items, manifestItem{Path: it.Path, Digest: it.Digest})
 	}
-	for _, it := range items {
+	byPath := func(a, b manifestItem) int { return strings.Compare(a.Path, b.Path) }
+	if !slices.IsSortedFunc(items, byPath) {
+		slices.SortFunc(items, byPath)
+	}
+	for i, it := range items {
+		if i > 0 && items[i-1].Path == it.Path {
+			return nil, &PathError{Path: it.Path, Reason: "two items share the path", Err: ErrConflict}
+		}
+		// A directory sorts before what it holds, so only the paths
+		// between the previous item and this one can be its parents;
+		// look each parent up.
 		for d := parentOf(it.Path); d != ""; d = parentOf(d) {
-			if seen[d] {
+			if _, ok := slices.BinarySearchFunc(items[:i], d, func(m manifestItem, p string) int { return strings.Compare(m.Path, p) }); ok {
 				return nil, &PathError{Path: d, Reason: "an item's path is another item's directory", Err: ErrConflict}
 			}
 		}
 	}
-	slices.SortFunc(items, func(a, b manifestItem) int { return strings.Compare(a.Path, b.Path) })
 	return items, nil
 }
 
@@ -487,13 +491,8 @@ func (r *run) checkTop(name string) error {
 // is then checked with lstat, and kept when it is a hard link of its blob
 // (or, with no pool to compare against, any regular file).
 func (r *run) syncPayloads(ctx context.Context, p *pool.Store, items []manifestItem, cur *manifest) (linked, replaced int, err error) {
-	var old map[string]pool.Digest
-	if cur != nil {
-		old = make(map[string]pool.Digest, len(cur.Items))
-		for _, it := range cur.Items {
-			old[it.Path] = it.Digest
-		}
-	}
+	// Both lists are sorted by path: merge them.
+	o := 0
 	for i, it := range items {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -502,8 +501,11 @@ func (r *run) syncPayloads(ctx context.Context, p *pool.Store, items []manifestI
 		}
 		var existed bool
 		if cur != nil {
-			d, ok := old[it.Path]
-			if ok && d == it.Digest {
+			for o < len(cur.Items) && cur.Items[o].Path < it.Path {
+				o++
+			}
+			ok := o < len(cur.Items) && cur.Items[o].Path == it.Path
+			if ok && cur.Items[o].Digest == it.Digest {
 				continue
 			}
 			existed = ok

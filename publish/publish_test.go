@@ -615,6 +615,25 @@ func TestConflicts(t *testing.T) {
 			t.Fatalf("Publish = %v, want ErrConflict", err)
 		}
 	})
+	// An item whose path is another item's directory, with paths sorting
+	// between them ("p-x" < "p/q" since '-' < '/'), given sorted and not.
+	for name, items := range map[string][]string{
+		"sorted":   {"p", "p-x", "p/q"},
+		"unsorted": {"p/q/r", "z", "p"},
+		"deep":     {"a", "a/b/c/d"},
+	} {
+		t.Run("item under another item "+name, func(t *testing.T) {
+			e := newEnv(t)
+			var its []formats.Item
+			for i, p := range items {
+				its = append(its, e.item(p, fmt.Sprint(i)))
+			}
+			_, err := publish.Publish(context.Background(), e.request("k", its), &publish.Options{NoSync: true})
+			if !errors.Is(err, publish.ErrConflict) {
+				t.Fatalf("Publish = %v, want ErrConflict", err)
+			}
+		})
+	}
 }
 
 func TestRollback(t *testing.T) {

@@ -9,7 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chantal-lite/chantal/pool"
@@ -121,10 +123,14 @@ func readManifest(target, id string) (*manifest, error) {
 }
 
 func parseManifest(b []byte) (*manifest, error) {
-	m := new(manifest)
+	m := &manifest{Items: make([]manifestItem, 0, bytes.Count(b, []byte("\nitem ")))}
+	// Paths are cut from one string of the whole file, not allocated
+	// one by one.
+	all := string(b)
 	first := true
 	for len(b) > 0 {
 		var line []byte
+		start := len(all) - len(b)
 		line, b, _ = bytes.Cut(b, []byte{'\n'})
 		if first {
 			if string(line) != manifestMagic {
@@ -144,10 +150,11 @@ func parseManifest(b []byte) (*manifest, error) {
 			if _, err := hex.Decode(d[:], h); err != nil {
 				return nil, fmt.Errorf("bad item line %q", line)
 			}
-			if err := checkPath(string(p)); err != nil {
+			ps := all[start+len(line)-len(p) : start+len(line)]
+			if err := checkPath(ps); err != nil {
 				return nil, err
 			}
-			m.Items = append(m.Items, manifestItem{Path: string(p), Digest: d})
+			m.Items = append(m.Items, manifestItem{Path: ps, Digest: d})
 		case "entry":
 			e := string(rest)
 			if err := checkPath(e); err != nil || topName(e) != e {
@@ -173,6 +180,11 @@ func parseManifest(b []byte) (*manifest, error) {
 	}
 	if first {
 		return nil, errors.New("empty manifest")
+	}
+	// Written sorted; readers merge and search by path.
+	byPath := func(a, b manifestItem) int { return strings.Compare(a.Path, b.Path) }
+	if !slices.IsSortedFunc(m.Items, byPath) {
+		slices.SortFunc(m.Items, byPath)
 	}
 	return m, nil
 }
