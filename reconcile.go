@@ -76,6 +76,7 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 
 	// Fetch what the pool lacks.
 	var missing []int
+	absent := make([]bool, len(want)) // the pool was just found to lack the digest
 	for i := range want {
 		if want[i].Digest.IsZero() {
 			missing = append(missing, i)
@@ -87,6 +88,7 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 		}
 		if !ok {
 			missing = append(missing, i)
+			absent[i] = true
 		}
 	}
 	for _, i := range missing {
@@ -132,7 +134,7 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 			w := &want[i]
 			g.Go(func() error {
 				m.reporter.Report(Event{Kind: FetchStarted, Repo: id, Path: w.from, Total: w.Size})
-				info, err := rs.download(gctx, w, batch)
+				info, err := rs.download(gctx, w, batch, absent[i])
 				if err != nil {
 					if ctx.Err() != nil {
 						return ctx.Err()
@@ -421,12 +423,13 @@ const (
 
 // download fetches one payload into the pool: through the repository's Source
 // (group-committed in b), or through the format's RemoteFetcher for items that
-// live elsewhere (stored at once).
-func (rs *repoSync) download(ctx context.Context, w *wanted, b *pool.Batch) (pool.Info, error) {
+// live elsewhere (stored at once). absent says the pool was just found to
+// lack w.Digest.
+func (rs *repoSync) download(ctx context.Context, w *wanted, b *pool.Batch, absent bool) (pool.Info, error) {
 	cs := w.checksums()
 	rf, ok := rs.format.(formats.RemoteFetcher)
 	if !ok || w.Fields[formats.FieldRemote] != "true" {
-		return rs.src.Download(ctx, rs.m.pool, fetch.DownloadRequest{Path: w.from, Size: w.Size, Checksums: cs, Digest: w.Digest, Batch: b})
+		return rs.src.Download(ctx, rs.m.pool, fetch.DownloadRequest{Path: w.from, Size: w.Size, Checksums: cs, Digest: w.Digest, Absent: absent, Batch: b})
 	}
 	if _, _, err := verify.Strongest(cs); err != nil && w.Digest.IsZero() {
 		return pool.Info{}, err

@@ -26,6 +26,9 @@ type DownloadRequest struct {
 	// Digest is the expected SHA-256, if known. A sha256 entry in Checksums is
 	// used when Digest is zero.
 	Digest pool.Digest
+	// Absent says the caller has just found Digest missing from the pool:
+	// Download does not look again before fetching.
+	Absent bool
 	// Batch, when set, group-commits the blob: Download ends with
 	// Writer.CommitTo instead of Commit, and the blob becomes visible in the
 	// pool only at Batch.Flush (the returned Info is valid before).
@@ -82,7 +85,7 @@ func (s *Source) Download(ctx context.Context, st *pool.Store, req DownloadReque
 			}
 		}
 	}
-	if !d.digest.IsZero() {
+	if !d.digest.IsZero() && !req.Absent {
 		info, err := st.Stat(d.digest)
 		switch {
 		case err == nil && d.size > 0 && info.Size != d.size:

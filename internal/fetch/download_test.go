@@ -360,4 +360,23 @@ func TestDownloadBatch(t *testing.T) {
 	if again, err := s.Download(ctx, st, req); err != nil || again.Digest != info.Digest || len(*hdrs) != n {
 		t.Errorf("second Download = %+v, %v with %d new requests", again, err, len(*hdrs)-n)
 	}
+	// Absent: the caller's word that the pool lacks it; fetched again, and
+	// the pooled file stays.
+	req.Absent, req.Digest = true, info.Digest
+	if again, err := s.Download(ctx, st, req); err != nil || again.Digest != info.Digest || len(*hdrs) != n+1 {
+		t.Errorf("Download with Absent = %+v, %v with %d new requests, want 1", again, err, len(*hdrs)-n)
+	}
+	if err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readBlob(t, st, info.Digest), data) {
+		t.Error("blob differs after a second flush")
+	}
+	// Nothing of the batch's files is left behind but the batch's directory.
+	if err := b.Discard(); err != nil {
+		t.Fatal(err)
+	}
+	if ents, err := os.ReadDir(filepath.Join(st.Root(), "tmp")); err != nil || len(ents) != 0 {
+		t.Errorf("pool tmp/ after Discard: %v, %v", ents, err)
+	}
 }
