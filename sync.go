@@ -393,7 +393,11 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 	if rs.mode == formats.ModeMirror {
 		lay = nil
 	}
-	flushed, pending := 0, 0
+	// Scanned items go to the catalog in batches, written by a goroutine of
+	// their own while the scan goes on (one batch at a time, in order).
+	var batch []wanted
+	pending := 0
+	st := &storer{rs: rs}
 	err = rs.format.Scan(ctx, sreq, func(e formats.Entry) error {
 		switch {
 		case e.Item != nil:
@@ -404,18 +408,22 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 			if lay != nil {
 				w.Path = lay.PublishPath(w.Item)
 			}
-			want = append(want, w)
 			if !storeEarly {
+				want = append(want, w)
 				return nil
 			}
+			batch = append(batch, w)
 			for _, f := range w.Fragments {
 				pending += len(f)
 			}
-			if len(want)-flushed >= itemBatch || pending >= itemBatchBytes {
-				if err := rs.storeItems(ctx, want[flushed:]); err != nil {
+			if len(batch) >= itemBatch || pending >= itemBatchBytes {
+				stored, err := st.wait()
+				want = append(want, stored...)
+				if err != nil {
 					return err
 				}
-				flushed, pending = len(want), 0
+				st.start(ctx, batch)
+				batch, pending = nil, 0
 			}
 		case e.File != nil:
 			if e.File.MirrorOnly && rs.mode != formats.ModeMirror {
@@ -425,8 +433,13 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 		}
 		return nil
 	})
+	stored, serr := st.wait()
+	want = append(append(want, stored...), batch...)
 	if err != nil {
 		return fmt.Errorf("scanning upstream: %w", err)
+	}
+	if serr != nil {
+		return fmt.Errorf("scanning upstream: %w", serr)
 	}
 	if want, err = rs.filter(ctx, want, prefiltered); err != nil {
 		return err
@@ -448,6 +461,40 @@ const itemBatch = 2000
 // not the catalog's, sets the sync's peak memory. 2 MiB is about 400 RPM
 // packages with primary, filelists and other, or 1,800 Debian stanzas.
 const itemBatchBytes = 2 << 20
+
+// storer writes batches of scanned items (storeItems) in a goroutine of its
+// own, one batch at a time, so the catalog's commits overlap the scan.
+type storer struct {
+	rs   *repoSync
+	done chan storeResult // the batch in flight; nil when none is
+}
+
+type storeResult struct {
+	batch []wanted
+	err   error
+}
+
+// start hands batch over to a new goroutine; the caller must not touch it
+// until wait returns it. Call wait first if a batch is in flight.
+func (s *storer) start(ctx context.Context, batch []wanted) {
+	done := make(chan storeResult, 1)
+	s.done = done
+	go func() {
+		err := s.rs.storeItems(ctx, batch)
+		done <- storeResult{batch, err}
+	}()
+}
+
+// wait returns the batch in flight (stored and slimmed, unless err) once it
+// is written; nothing when none is.
+func (s *storer) wait() ([]wanted, error) {
+	if s.done == nil {
+		return nil, nil
+	}
+	r := <-s.done
+	s.done = nil
+	return r.batch, r.err
+}
 
 // storeItems writes scanned items whose digest upstream declares into the
 // catalog in one short transaction and slims them in memory (see slim), so
