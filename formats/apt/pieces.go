@@ -143,8 +143,7 @@ func packageStanza(it *formats.Item, log *slog.Logger) []byte {
 	if !ok {
 		return nil
 	}
-	var out bytes.Buffer
-	bw := bufio.NewWriterSize(&out, len(it.Fragments[FragmentStanza])+512)
+	bw, out := stanzaBuffer(it)
 	wrote := false
 	tail := func() {
 		writeField(bw, "Filename", []byte(it.Path))
@@ -177,11 +176,19 @@ func packageStanza(it *formats.Item, log *slog.Logger) []byte {
 	return out.Bytes()
 }
 
+// stanzaBuffer returns a writer into a buffer sized for an item's
+// re-emitted stanza: the emitted piece is copied, so each item allocates
+// about its stanza's size once.
+func stanzaBuffer(it *formats.Item) (*bufio.Writer, *bytes.Buffer) {
+	out := &bytes.Buffer{}
+	out.Grow(len(it.Fragments[FragmentStanza]) + 512)
+	return bufio.NewWriterSize(out, 256), out
+}
+
 // sourceStanza re-emits a .dsc item's Sources stanza with Directory
 // replaced by where the .dsc is published and every value folded.
 func sourceStanza(fs []field, it *formats.Item) []byte {
-	var out bytes.Buffer
-	bw := bufio.NewWriterSize(&out, len(it.Fragments[FragmentStanza])+512)
+	bw, out := stanzaBuffer(it)
 	for _, f := range fs {
 		if strings.EqualFold(string(f.Name), "Directory") {
 			writeField(bw, "Directory", []byte(path.Dir(it.Path)))
@@ -579,7 +586,7 @@ func writeIndexes(ctx context.Context, sink formats.Sink, s formats.Streams, bas
 
 // writeIndex writes one index file (ext "", ".gz" or ".xz") and, with
 // byHash, its by-hash copies, written again from the streams (the same
-// bytes: the compressed parts are reused).
+// bytes: the compressed parts are reused, not compressed again).
 func writeIndex(ctx context.Context, sink formats.Sink, s formats.Streams, base string, ix index, ext string, byHash bool) (rendered, error) {
 	name := ix.name + ext
 	sw := formats.StreamWrite{Streams: ix.streams, Header: ix.data, Compression: strings.TrimPrefix(ext, "."), Hashes: releaseHashes}
@@ -618,12 +625,14 @@ func writeIndex(ctx context.Context, sink formats.Sink, s formats.Streams, base 
 		r.sums[i] = sums.Sums[h]
 	}
 	if byHash {
-		sw.Hashes = []string{"sha256"}
+		// Streams.Write gives the same bytes for the same request; not
+		// hashing them again saves a pass over every index.
+		sw.Hashes = nil
 		again, err := write([]string{byHashPath(name, "SHA256", r.sums[2]), byHashPath(name, "SHA512", r.sums[3])}, sw)
 		if err != nil {
 			return rendered{}, err
 		}
-		if again.Sums["sha256"] != r.sums[2] {
+		if again.Size != r.size {
 			return rendered{}, fmt.Errorf("writing %s: by-hash copy differs from the index", base+name)
 		}
 	}

@@ -3,7 +3,11 @@ package apt
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -83,6 +87,34 @@ func changeOne(items []formats.Item, i int, desc string) []formats.Item {
 	return out
 }
 
+// checkByHash checks that every by-hash copy holds the bytes its name says.
+func checkByHash(t *testing.T, what string, out *formattest.MemFS) {
+	t.Helper()
+	n := 0
+	for _, p := range out.Paths() {
+		dir, sum := path.Split(p)
+		b, _ := out.Get(p)
+		var got string
+		switch {
+		case strings.HasSuffix(dir, "/by-hash/SHA256/"):
+			s := sha256.Sum256(b)
+			got = hex.EncodeToString(s[:])
+		case strings.HasSuffix(dir, "/by-hash/SHA512/"):
+			s := sha512.Sum512(b)
+			got = hex.EncodeToString(s[:])
+		default:
+			continue
+		}
+		n++
+		if got != sum {
+			t.Errorf("%s: %s holds other bytes", what, p)
+		}
+	}
+	if n == 0 {
+		t.Errorf("%s: no by-hash copies", what)
+	}
+}
+
 func sameFiles(t *testing.T, what string, got, want *formattest.MemFS) {
 	t.Helper()
 	if g, w := got.Paths(), want.Paths(); !slices.Equal(g, w) {
@@ -136,6 +168,7 @@ func TestRenderPiecesCached(t *testing.T) {
 	}
 	want := renderItems(t, changed, params)
 	sameFiles(t, "one-item change", second, want)
+	checkByHash(t, "one-item change", second)
 	pk, _ := want.Get("dists/stable/" + componentOf(&changed[n/2], "") + "/binary-amd64/Packages")
 	if !bytes.Contains(pk, []byte("Description: changed package")) {
 		t.Error("the changed stanza is not in its Packages")
