@@ -9,7 +9,7 @@ import (
 )
 
 // TestIndexSkipsDigest checks that a put indexes no entry for the SHA-256 of
-// the digest (ItemByChecksum finds it among the items), still indexes the
+// the digest (ItemByChecksum finds it among the items) nor md5, still indexes the
 // other checksums, and that replacing an item removes the digest entry a
 // catalog written before indexKeys holds.
 func TestIndexSkipsDigest(t *testing.T) {
@@ -20,7 +20,7 @@ func TestIndexSkipsDigest(t *testing.T) {
 	defer db.Close()
 	ctx := t.Context()
 	d := pool.Sum([]byte("a"))
-	it := Item{Digest: d, Size: 1, Format: "rpm", Name: "a", Checksums: map[string]string{"sha256": d.String(), "sha1": "aa"}}
+	it := Item{Digest: d, Size: 1, Format: "rpm", Name: "a", Checksums: map[string]string{"sha256": d.String(), "sha1": "aa", "md5": "cc"}}
 	index := func() []string {
 		var keys []string
 		if err := db.View(ctx, func(tx *Tx) error {

@@ -259,7 +259,7 @@ func TestItemByChecksum(t *testing.T) {
 	}{
 		{"sha1", "sha1", "aaa", nil},
 		{"case-insensitive", "SHA1", "AAA", nil},
-		{"md5 stored upper", "md5", "bba", nil},
+		{"md5 is not indexed", "md5", "bba", catalog.ErrNotFound},
 		{"sha256 is the digest", "sha256", a.Digest.String(), nil},
 		{"wrong sum", "sha1", "aab", catalog.ErrNotFound},
 		{"wrong algo", "sha512", "aaa", catalog.ErrNotFound},

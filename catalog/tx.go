@@ -192,12 +192,19 @@ func (tx *Tx) HasItem(d pool.Digest) (bool, error) {
 
 // indexKeys returns the checksum index keys a put writes for it: algo NUL
 // hex for each checksum (both lower-cased) except the SHA-256 of the digest,
-// which ItemByChecksum finds in the items bucket itself. Random keys dirty a
-// page each: an index entry fewer per item is a third fewer pages for an
-// APT sync's commits and none at all for an RPM repository's sha256 items.
+// which ItemByChecksum finds in the items bucket itself, and md5, which no
+// download trusts (verify.Strongest). Random keys dirty a page each: an APT
+// item now has one entry (sha1) where it had three, an RPM repository's
+// sha256 items none.
 func indexKeys(it *Item) [][]byte {
-	keys := checksumKeys(it)
-	return keys[1:]
+	keys := checksumKeys(it)[1:]
+	out := keys[:0]
+	for _, k := range keys {
+		if !bytes.HasPrefix(k, []byte("md5\x00")) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // checksumKeys returns every index key it may have: those of indexKeys
@@ -352,8 +359,9 @@ func (tx *Tx) DeleteItem(d pool.Digest) error {
 }
 
 // ItemByChecksum returns the digest of the item whose checksum algo
-// ("sha1", "sha256", "md5", ...) is hexsum (case-insensitive), or
-// ErrNotFound. If several items share a checksum, the last put wins.
+// ("sha1", "sha256", "sha512", ...) is hexsum (case-insensitive), or
+// ErrNotFound. md5 is not indexed (nothing trusts it). If several items
+// share a checksum, the last put wins.
 func (tx *Tx) ItemByChecksum(algo, hexsum string) (pool.Digest, error) {
 	if strings.EqualFold(algo, "sha256") {
 		if d, err := pool.Parse(strings.ToLower(hexsum)); err == nil && tx.bucket(bucketItems).Get(d[:]) != nil {

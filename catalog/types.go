@@ -38,9 +38,9 @@ type Item struct {
 	Version string
 	Arch    string
 	// Checksums maps an algorithm ("sha1", "sha512", "md5", ...) to the
-	// lower-case hex checksum published upstream. Each entry is found by
-	// Tx.ItemByChecksum, as is "sha256" (the Digest itself, looked up in
-	// the items; other entries have an index).
+	// lower-case hex checksum published upstream. Each entry but md5 is
+	// found by Tx.ItemByChecksum, as is "sha256" (the Digest itself, looked
+	// up in the items; other entries have an index).
 	Checksums map[string]string
 	// Fields holds other format-specific, filterable metadata.
 	Fields map[string]string
