@@ -30,6 +30,7 @@ type renderCache struct {
 	// render that follows (nil: nothing held).
 	mu   sync.Mutex
 	held map[string][]byte
+	dirs map[string]bool // directories known to exist
 }
 
 // renderCacheAge is how long an unused cache entry survives a GC.
@@ -77,8 +78,19 @@ func (c *renderCache) Put(_ context.Context, key string, data []byte) error {
 		return err
 	}
 	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("render cache: %w", err)
+	c.mu.Lock()
+	known := c.dirs[dir]
+	c.mu.Unlock()
+	if !known {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("render cache: %w", err)
+		}
+		c.mu.Lock()
+		if c.dirs == nil {
+			c.dirs = map[string]bool{}
+		}
+		c.dirs[dir] = true
+		c.mu.Unlock()
 	}
 	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {

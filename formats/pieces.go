@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -280,7 +281,13 @@ type assembly struct {
 	// names and counts over all segments, set by index.
 	names  []string
 	counts map[string]int
+	// held counts the rendered bytes kept in memory after caching them.
+	held atomic.Int64
 }
+
+// heldMax bounds the rendered bytes a render keeps in memory besides the
+// cache: a first publish of a large repository reads the rest back.
+const heldMax = 64 << 20
 
 // segment is one Segment's pieces: per stream its name, count and, when
 // held in memory, its uncompressed bytes and compressed forms.
@@ -425,7 +432,7 @@ func (a *assembly) render(ctx context.Context, s *segment, keep bool) error {
 		return nil
 	}
 	for i, st := range streams {
-		if err := a.cache.Put(ctx, fmt.Sprintf("%s.%d", s.Key, i), seal(slices.Clip(st.data))); err != nil {
+		if err := a.cache.Put(ctx, fmt.Sprintf("%s.%d", s.Key, i), seal(st.data)); err != nil {
 			a.req.Logger.Warn("render cache", "err", err)
 			return nil
 		}
@@ -434,9 +441,14 @@ func (a *assembly) render(ctx context.Context, s *segment, keep bool) error {
 		a.req.Logger.Warn("render cache", "err", err)
 		return nil
 	}
-	if keep {
-		return nil
+	var size int64
+	for _, st := range streams {
+		size += st.size
 	}
+	if keep || a.held.Add(size) <= heldMax {
+		return nil // kept for this render's writes, which need not read it back
+	}
+	a.held.Add(-size)
 	// Cached: read back when written, instead of holding every segment.
 	s.mu.Lock()
 	for i := range s.streams {
@@ -521,7 +533,7 @@ func (a *assembly) part(ctx context.Context, s *segment, i int, comp string, enc
 		return nil, fmt.Errorf("compressing %s: %w", st.name, err)
 	}
 	if a.cache != nil && s.Key != "" {
-		if err := a.cache.Put(ctx, key, seal(slices.Clip(b))); err != nil {
+		if err := a.cache.Put(ctx, key, seal(b)); err != nil {
 			a.req.Logger.Warn("render cache", "err", err)
 		}
 	} else {

@@ -38,6 +38,8 @@ func GzipMember(data []byte) ([]byte, error) {
 // own). The zero value is ready to use.
 type MemberEncoder struct {
 	zstd *zstd.Encoder
+	gz   *gzip.Writer
+	buf  bytes.Buffer
 }
 
 // Encode compresses data as one member of kind Gzip, Zstd or None (a copy).
@@ -46,11 +48,32 @@ func (m *MemberEncoder) Encode(kind Kind, data []byte) ([]byte, error) {
 	case None:
 		return bytes.Clone(data), nil
 	case Gzip:
-		return GzipMember(data)
+		return m.gzipMember(data)
 	case Zstd:
 		return m.ZstdFrame(data)
 	}
 	return nil, fmt.Errorf("compressing members: %q has no concatenable members here", kind)
+}
+
+// gzipMember is GzipMember with a reused writer (its tables are large).
+func (m *MemberEncoder) gzipMember(data []byte) ([]byte, error) {
+	m.buf.Reset()
+	if m.gz == nil {
+		w, err := gzip.NewWriterLevel(&m.buf, gzip.DefaultCompression)
+		if err != nil {
+			return nil, fmt.Errorf("creating gzip writer: %w", err)
+		}
+		m.gz = w
+	} else {
+		m.gz.Reset(&m.buf)
+	}
+	if _, err := m.gz.Write(data); err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	if err := m.gz.Close(); err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	return bytes.Clone(m.buf.Bytes()), nil
 }
 
 // ZstdFrame compresses data into one zstd frame at the default level, with
