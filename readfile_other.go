@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// readSmallFile reads a whole regular file of at most max bytes.
-func readSmallFile(path string, max int64) ([]byte, time.Time, error) {
+// readSmallFile reads a whole regular file of at most max bytes, into
+// alloc(size).
+func readSmallFile(path string, max int64, alloc func(n int) []byte) ([]byte, time.Time, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, time.Time{}, err
@@ -23,7 +24,7 @@ func readSmallFile(path string, max int64) ([]byte, time.Time, error) {
 	if !fi.Mode().IsRegular() || fi.Size() > max {
 		return nil, time.Time{}, errors.New("not a small regular file")
 	}
-	b := make([]byte, fi.Size())
+	b := alloc(int(fi.Size()))
 	if _, err := io.ReadFull(f, b); err != nil {
 		return nil, time.Time{}, err
 	}

@@ -9,10 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readSmallFile reads a whole regular file of at most max bytes with plain
+// readSmallFile reads a whole regular file of at most max bytes, into
+// alloc(size) with plain
 // system calls: the render cache reads hundreds of small entries per
 // publish, and os.Open's poller registration costs more than the read.
-func readSmallFile(path string, max int64) ([]byte, time.Time, error) {
+func readSmallFile(path string, max int64, alloc func(n int) []byte) ([]byte, time.Time, error) {
 	var st unix.Stat_t
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -25,7 +26,7 @@ func readSmallFile(path string, max int64) ([]byte, time.Time, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size > max {
 		return nil, time.Time{}, errors.New("not a small regular file")
 	}
-	b := make([]byte, st.Size)
+	b := alloc(int(st.Size))
 	for off := 0; off < len(b); {
 		n, err := unix.Pread(fd, b[off:], int64(off))
 		if err == unix.EINTR {

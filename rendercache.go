@@ -2,12 +2,12 @@ package chantal
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +31,31 @@ type renderCache struct {
 	mu   sync.Mutex
 	held map[string][]byte
 	dirs map[string]bool // directories known to exist
+	free [][]byte        // buffers given back by Release
+}
+
+// Release implements formats.PieceCacheReleaser: Get reads into released
+// buffers again, so a publish does not allocate (and collect) the size of
+// its indexes.
+func (c *renderCache) Release(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.free) < 16 {
+		c.free = append(c.free, b[:0])
+	}
+}
+
+// buffer returns a released buffer of at least n bytes, or a new one.
+func (c *renderCache) buffer(n int) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, b := range c.free {
+		if cap(b) >= n {
+			c.free = append(c.free[:i], c.free[i+1:]...)
+			return b[:n]
+		}
+	}
+	return make([]byte, n)
 }
 
 // renderCacheAge is how long an unused cache entry survives a GC.
@@ -60,7 +85,7 @@ func (c *renderCache) Get(_ context.Context, key string) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}
-	b, mtime, err := readSmallFile(p, 1<<31)
+	b, mtime, err := readSmallFile(p, 1<<31, c.buffer)
 	if err != nil {
 		return nil, false
 	}
@@ -230,12 +255,21 @@ func pieceSegments(ctx context.Context, tx *catalog.Tx, id catalog.StateID, f fo
 func segmentKey(f formats.PieceRenderer, preq formats.PieceRequest, logID []byte, changes map[pool.Digest]uint64, refs []catalog.Ref) string {
 	k := formats.NewSegmentKeyer(f, preq)
 	k.Add("catalog refs 1", string(logID))
+	// One buffer, one hash write: per-field writes cost more than the hashing.
+	var b []byte
 	for _, r := range refs {
-		k.Add(r.Path, string(r.Digest[:]))
-		if seq, ok := changes[r.Digest]; ok {
-			k.Add("changed", strconv.FormatUint(seq, 10))
+		b = binary.AppendUvarint(b, uint64(len(r.Path)))
+		b = append(b, r.Path...)
+		b = append(b, r.Digest[:]...)
+		seq, ok := changes[r.Digest]
+		if !ok {
+			b = append(b, 0)
+			continue
 		}
+		b = append(b, 1)
+		b = binary.AppendUvarint(b, seq)
 	}
+	k.AddBytes(b)
 	return k.Key()
 }
 

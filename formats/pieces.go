@@ -101,6 +101,12 @@ type PieceCache interface {
 	Put(ctx context.Context, key string, data []byte) error
 }
 
+// A PieceCacheReleaser is a PieceCache that takes back the buffers its Get
+// returned, once the caller is done with them, to read into them again.
+type PieceCacheReleaser interface {
+	Release(b []byte)
+}
+
 // A Segment is a run of items in Path order whose pieces are rendered
 // together. Key identifies its content (the items and everything their
 // pieces depend on); an empty Key is never cached. Load returns the items;
@@ -485,15 +491,17 @@ func (s *segment) find(stream string) int {
 }
 
 // part returns stream i of segment s, uncompressed (comp "") or compressed.
-func (a *assembly) part(ctx context.Context, s *segment, i int, comp string, enc *compress.MemberEncoder) ([]byte, error) {
+//
+// pooled says b came from the cache: pass it to a.release when done.
+func (a *assembly) part(ctx context.Context, s *segment, i int, comp string, enc *compress.MemberEncoder) (b []byte, pooled bool, err error) {
 	s.mu.Lock()
 	st := s.streams[i]
 	s.mu.Unlock()
 	if comp == "" && st.data != nil {
-		return st.data, nil
+		return st.data, false, nil
 	}
 	if b, ok := st.comp[comp]; ok {
-		return b, nil
+		return b, false, nil
 	}
 	key := fmt.Sprintf("%s.%d", s.Key, i)
 	if comp != "" {
@@ -502,35 +510,38 @@ func (a *assembly) part(ctx context.Context, s *segment, i int, comp string, enc
 	if a.cache != nil && s.Key != "" {
 		if b, ok := a.cache.Get(ctx, key); ok {
 			if body, ok := unseal(b); ok && (comp != "" || int64(len(body)) == st.size) {
-				return body, nil
+				return body, true, nil
 			}
+			a.release(b)
 		}
 	}
 	if comp == "" {
 		// Neither in memory nor cached (an entry went missing): render
 		// the segment again.
 		if err := a.render(ctx, s, true); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if i >= len(s.streams) || s.streams[i].name != st.name || s.streams[i].size != st.size {
-			return nil, fmt.Errorf("rendering pieces: segment %s changed while rendering", s.Key)
+			return nil, false, fmt.Errorf("rendering pieces: segment %s changed while rendering", s.Key)
 		}
-		return s.streams[i].data, nil
+		return s.streams[i].data, false, nil
 	}
-	raw, err := a.part(ctx, s, i, "", enc)
+	raw, rawPooled, err := a.part(ctx, s, i, "", enc)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var b []byte
 	if comp == string(compress.XZ) {
 		b, err = encodeXZPart(raw)
 	} else {
 		b, err = enc.Encode(compress.Kind(comp), raw)
 	}
+	if rawPooled {
+		a.release(raw)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("compressing %s: %w", st.name, err)
+		return nil, false, fmt.Errorf("compressing %s: %w", st.name, err)
 	}
 	if a.cache != nil && s.Key != "" {
 		if err := a.cache.Put(ctx, key, seal(b)); err != nil {
@@ -544,7 +555,15 @@ func (a *assembly) part(ctx context.Context, s *segment, i int, comp string, enc
 		s.streams[i].comp[comp] = b
 		s.mu.Unlock()
 	}
-	return b, nil
+	return b, false, nil
+}
+
+// release gives a buffer the cache's Get returned back to the cache, when
+// it takes them back.
+func (a *assembly) release(b []byte) {
+	if r, ok := a.cache.(PieceCacheReleaser); ok {
+		r.Release(b)
+	}
 }
 
 func (a *assembly) Open(ctx context.Context, stream string) (io.ReadCloser, error) {
@@ -556,9 +575,12 @@ func (a *assembly) Open(ctx context.Context, stream string) (io.ReadCloser, erro
 			if i < 0 {
 				continue
 			}
-			b, err := a.part(ctx, s, i, "", &enc)
+			b, pooled, err := a.part(ctx, s, i, "", &enc)
 			if err == nil {
 				_, err = pw.Write(b)
+			}
+			if pooled {
+				a.release(b)
 			}
 			if err != nil {
 				pw.CloseWithError(err)

@@ -143,9 +143,10 @@ type entry struct {
 
 // job is one entry's parts on their way to the writer.
 type job struct {
-	raw, comp []byte
-	err       error
-	done      chan struct{}
+	raw, comp             []byte
+	rawPooled, compPooled bool // from the cache: release when written
+	err                   error
+	done                  chan struct{}
 }
 
 // Write implements Streams.
@@ -261,6 +262,12 @@ func (a *assembly) Write(ctx context.Context, w io.Writer, req StreamWrite) (Str
 		if hashRaw && hw.on {
 			raw.Write(j.raw)
 		}
+		if j.rawPooled {
+			a.release(j.raw)
+		}
+		if j.compPooled {
+			a.release(j.comp)
+		}
 		jobs[k] = job{done: j.done}
 		release()
 		if n := k + 1; chain != nil && n%midstateStride == 0 && n > resume {
@@ -315,10 +322,10 @@ func (a *assembly) fetch(ctx context.Context, sel []entry, comp string, needRaw 
 				j := &jobs[k]
 				enc := <-encs
 				if needRaw(k) {
-					j.raw, j.err = a.part(ctx, sel[k].s, sel[k].i, "", enc)
+					j.raw, j.rawPooled, j.err = a.part(ctx, sel[k].s, sel[k].i, "", enc)
 				}
 				if comp != "" && j.err == nil {
-					j.comp, j.err = a.part(ctx, sel[k].s, sel[k].i, comp, enc)
+					j.comp, j.compPooled, j.err = a.part(ctx, sel[k].s, sel[k].i, comp, enc)
 				}
 				encs <- enc
 				close(j.done)

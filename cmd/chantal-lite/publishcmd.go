@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -17,6 +19,12 @@ func publishCommand(env *appEnv) *cli.Command {
 			arg, err := oneArg(c, what)
 			if err != nil {
 				return err
+			}
+			// main lowers GOGC for syncs; a publish holds little live
+			// memory and streams cached segments, so it runs with the
+			// runtime's default unless the environment says otherwise.
+			if os.Getenv("GOGC") == "" {
+				debug.SetGCPercent(100)
 			}
 			m, err := env.open()
 			if err != nil {
