@@ -6,7 +6,8 @@
 #              vs a full createrepo_c run over the same files
 #   unchanged  chantal-lite publish of the same state again
 #              vs createrepo_c --update with nothing changed
-#   one        one package added: chantal-lite package upload + publish
+#   one        one package added (a new one each round): chantal-lite
+#              package upload + publish
 #              (which renders only the segments the package touches,
 #              from its render cache) vs createrepo_c --update
 #
@@ -99,13 +100,16 @@ if [ -z "${RPMS:-}" ]; then
 		if [ $((b % $(nproc))) -eq 0 ]; then wait; fi
 	done
 	wait
-	build "$work/extra" x 0
 	echo "# built $(ls "$RPMS" | wc -l) rpms in $(elapsed "$t0" "$(now)") s"
 else
 	mkdir -p "$work/extra"
-	build "$work/extra" x 0
 fi
-extra=$(ls "$work"/extra/bench-x-1.0-1.noarch.rpm)
+# One extra package per round for the one-added case.
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+	build "$work/extra" "x$r" 0
+	r=$((r + 1))
+done
 
 # --- chantal-lite -----------------------------------------------------------
 go build -o "$work/chantal-lite" "$root/cmd/chantal-lite"
@@ -145,11 +149,16 @@ while [ "$r" -le "$ROUNDS" ]; do
 	r=$((r + 1))
 done
 
-# One package added (once: the state changes for good).
-cp "$extra" "$work/cr/Packages/"
-timed "$work/cl-up" "$work/chantal-lite" -q -c "$work/chantal.yaml" package upload --repo bench "$extra"
-timed "$work/cl-one" "$work/chantal-lite" -q -c "$work/chantal.yaml" publish repo --target "$work/pub/r$ROUNDS" bench
-timed "$work/cr-one" createrepo_c --quiet --no-database --update "$work/cr"
+# One package added, ROUNDS times (a new one each round; the state grows).
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+	extra="$work/extra/bench-x$r-1.0-1.noarch.rpm"
+	cp "$extra" "$work/cr/Packages/"
+	timed "$work/cl-up" "$work/chantal-lite" -q -c "$work/chantal.yaml" package upload --repo bench "$extra"
+	timed "$work/cl-one" "$work/chantal-lite" -q -c "$work/chantal.yaml" publish repo --target "$work/pub/r$ROUNDS" bench
+	timed "$work/cr-one" createrepo_c --quiet --no-database --update "$work/cr"
+	r=$((r + 1))
+done
 
 # col FILE N: the median of column N (1 wall, 2 cpu) of FILE.
 col() { cut -d' ' -f"$2" "$1" | median; }
