@@ -522,7 +522,11 @@ func (r *run) syncPayloads(ctx context.Context, p *pool.Store, items []manifestI
 		if p == nil {
 			return linked, replaced, fmt.Errorf("restoring %s needs Options.Pool: its bytes differ from the current version's", it.Path)
 		}
-		if err := r.t.linkPayload(p, it.Digest, it.Path); err != nil {
+		link := r.t.linkPayload
+		if cur != nil && !existed {
+			link = r.t.linkNew
+		}
+		if err := link(p, it.Digest, it.Path); err != nil {
 			return linked, replaced, err
 		}
 		if existed {

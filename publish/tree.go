@@ -114,6 +114,29 @@ func tempName(rel string) string {
 // directory and renames it over rel, so that a file already at rel (other
 // bytes under the same name) is replaced atomically and never written to.
 // The parent directories must be real directories (no symlink is followed).
+// linkNew links a payload at rel, where the current version has none:
+// straight to its name (link(2) creates it whole or not at all), falling
+// back to linkPayload when something is there after all (the leftover of an
+// interrupted publish, a directory).
+func (t *tree) linkNew(p *pool.Store, d pool.Digest, rel string) error {
+	dir := parentOf(rel)
+	if err := t.mkdirAll(dir); err != nil {
+		return err
+	}
+	t.op()
+	err := p.Link(d, t.abs(rel))
+	if errors.Is(err, fs.ErrExist) {
+		return t.linkPayload(p, d, rel)
+	}
+	if err != nil {
+		return fmt.Errorf("linking %s: %w", rel, err)
+	}
+	t.mu.Lock()
+	t.dirty[dir] = true
+	t.mu.Unlock()
+	return nil
+}
+
 func (t *tree) linkPayload(p *pool.Store, d pool.Digest, rel string) error {
 	dir := parentOf(rel)
 	if err := t.mkdirAll(dir); err != nil {
