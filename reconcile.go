@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chantal-lite/chantal/catalog"
+	"github.com/chantal-lite/chantal/config"
 	"github.com/chantal-lite/chantal/formats"
 	"github.com/chantal-lite/chantal/internal/fetch"
 	"github.com/chantal-lite/chantal/internal/verify"
@@ -24,7 +25,7 @@ import (
 
 // reconcile resolves each wanted item to a pool blob (downloading what is
 // missing), then commits the new state in one transaction.
-func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []formats.File, dryRun bool) error {
+func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []formats.File, prefetched map[pool.Digest]int64, dryRun bool) error {
 	m, id := rs.m, rs.rc.ID
 
 	// Resolve digests of items upstream declares only by other checksums, and
@@ -98,6 +99,16 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 	failed := make([]bool, len(want))
 	if !dryRun {
 		rs.res.Bytes = 0
+		// What the prefetcher fetched during the scan counts as downloaded
+		// (once per blob); it is in the pool, so not missing.
+		for i := range want {
+			if size, ok := prefetched[want[i].Digest]; ok {
+				delete(prefetched, want[i].Digest)
+				rs.res.Downloaded++
+				rs.res.Bytes += size
+				m.reporter.Report(Event{Kind: ItemAdded, Repo: id, Path: want[i].Path, Bytes: size})
+			}
+		}
 		// Payloads are group-committed (pool.Batch): one flush per
 		// flushItems or flushBytes makes them durable and visible, and only
 		// then are they reported added, so a crash loses at most one group.
@@ -637,4 +648,139 @@ func (rs *repoSync) keepOldState(ctx context.Context) error {
 		}
 		return tx.PutRepo(r)
 	})
+}
+
+// A prefetcher downloads payloads while the scan is still going: the scan of
+// a large index and the catalog writes run mostly on one core, the downloads
+// on the others. It takes only items a sync is sure to want (no retention
+// policy, no filter that looks at all items, a digest declared, not a remote
+// item), ignores failures (reconcile fetches what is still missing and
+// reports it) and group-commits like reconcile. reconcile counts what it
+// fetched (take).
+type prefetcher struct {
+	rs    *repoSync
+	batch *pool.Batch
+	jobs  chan prefetchJob
+	wg    sync.WaitGroup
+
+	mu        sync.Mutex
+	unflushed []fetched
+	pending   int64
+	done      map[pool.Digest]int64 // size of what was fetched and flushed
+	err       error                 // the first flush error
+}
+
+// fetched is a prefetched blob waiting for its flush.
+type fetched struct {
+	digest pool.Digest
+	size   int64
+}
+
+// prefetchJob is one payload to fetch. Its strings are copies: a job must
+// not keep a scanned item's metadata alive.
+type prefetchJob struct {
+	from      string
+	size      int64
+	digest    pool.Digest
+	checksums formats.Checksums
+}
+
+// newPrefetcher starts the download goroutines, or returns nil when the
+// repository's settings leave nothing safe to prefetch.
+func (rs *repoSync) newPrefetcher(ctx context.Context) *prefetcher {
+	if pol := rs.rc.Retention.Policy; pol != "" && pol != config.RetentionMirror || postFilters(rs.rc) {
+		return nil
+	}
+	p := &prefetcher{rs: rs, batch: rs.m.pool.NewBatch(), jobs: make(chan prefetchJob, 4096), done: map[pool.Digest]int64{}}
+	for range max(rs.m.cfg.DownloadFor(rs.rc).Parallel, 1) {
+		p.wg.Go(func() { p.work(ctx) })
+	}
+	return p
+}
+
+// add queues w's payload, unless it is not for prefetching.
+func (p *prefetcher) add(ctx context.Context, w *wanted) {
+	if p == nil || w.Digest.IsZero() || w.Fields[formats.FieldRemote] == "true" {
+		return
+	}
+	algo, sum, err := verify.Strongest(w.Checksums)
+	if err != nil {
+		return // reconcile reports it
+	}
+	j := prefetchJob{from: strings.Clone(w.from), size: w.Size, digest: w.Digest}
+	if algo != "sha256" || sum != w.Digest.String() {
+		j.checksums = formats.Checksums{algo: strings.Clone(sum)}
+	}
+	select {
+	case p.jobs <- j:
+	case <-ctx.Done():
+	}
+}
+
+func (p *prefetcher) work(ctx context.Context) {
+	m := p.rs.m
+	for j := range p.jobs {
+		if ctx.Err() != nil {
+			continue // drain
+		}
+		if ok, err := m.pool.Has(j.digest); err != nil || ok {
+			continue
+		}
+		cs := j.checksums
+		if cs == nil {
+			cs = formats.Checksums{"sha256": j.digest.String()}
+		}
+		info, err := p.rs.src.Download(ctx, m.pool, fetch.DownloadRequest{Path: j.from, Size: j.size, Checksums: cs, Digest: j.digest, Absent: true, Batch: p.batch})
+		if err != nil {
+			m.log.Debug("prefetch failed; reconcile retries", "repo", p.rs.rc.ID, "path", j.from, "err", err)
+			continue
+		}
+		p.mu.Lock()
+		p.unflushed = append(p.unflushed, fetched{j.digest, info.Size})
+		p.pending += info.Size
+		var ready []fetched
+		if len(p.unflushed) >= flushItems || p.pending >= flushBytes {
+			ready, p.unflushed, p.pending = p.unflushed, nil, 0
+		}
+		p.mu.Unlock()
+		p.flush(ctx, ready)
+	}
+}
+
+// flush makes ready durable and records them as done.
+func (p *prefetcher) flush(ctx context.Context, ready []fetched) {
+	if len(ready) == 0 {
+		return
+	}
+	err := p.batch.Flush(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		if p.err == nil {
+			p.err = err
+		}
+		return
+	}
+	for _, f := range ready {
+		p.done[f.digest] = f.size
+	}
+}
+
+// finish stops taking work, waits for the downloads, flushes them and ends
+// the batch (what failed to flush is discarded: reconcile fetches it again).
+// It returns what was fetched, by digest.
+func (p *prefetcher) finish(ctx context.Context) map[pool.Digest]int64 {
+	if p == nil {
+		return nil
+	}
+	close(p.jobs)
+	p.wg.Wait()
+	p.flush(ctx, p.unflushed)
+	if err := p.batch.Discard(); err != nil {
+		p.rs.m.log.Warn("discarding prefetch batch", "repo", p.rs.rc.ID, "err", err)
+	}
+	if p.err != nil {
+		p.rs.m.log.Warn("prefetch flush failed; reconcile fetches again", "repo", p.rs.rc.ID, "err", p.err)
+	}
+	return p.done
 }

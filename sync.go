@@ -398,6 +398,13 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 	var batch []wanted
 	pending := 0
 	st := &storer{rs: rs}
+	// Payloads download while the scan goes on, when that is safe.
+	pctx, stopPrefetch := context.WithCancel(ctx)
+	defer stopPrefetch()
+	var pf *prefetcher
+	if storeEarly {
+		pf = rs.newPrefetcher(pctx)
+	}
 	err = rs.format.Scan(ctx, sreq, func(e formats.Entry) error {
 		switch {
 		case e.Item != nil:
@@ -412,6 +419,7 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 				want = append(want, w)
 				return nil
 			}
+			pf.add(pctx, &w)
 			batch = append(batch, w)
 			for _, f := range w.Fragments {
 				pending += len(f)
@@ -435,6 +443,13 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 	})
 	stored, serr := st.wait()
 	want = append(append(want, stored...), batch...)
+	prefetching := pf != nil
+	defer func() {
+		if prefetching { // failed before reconcile
+			stopPrefetch()
+			pf.finish(ctx)
+		}
+	}()
 	if err != nil {
 		return fmt.Errorf("scanning upstream: %w", err)
 	}
@@ -448,7 +463,9 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 	rs.res.Wanted = len(want)
 	m.reporter.Report(Event{Kind: ScanDone, Repo: id, Total: int64(len(want))})
 	files = mergeFiles(files, topFiles)
-	return rs.reconcile(ctx, want, files, dryRun)
+	prefetched := pf.finish(ctx)
+	prefetching = false
+	return rs.reconcile(ctx, want, files, prefetched, dryRun)
 }
 
 // itemBatch is how many scanned items are written to the catalog at once,

@@ -2,6 +2,7 @@ package chantal_test
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/chantal-lite/chantal"
@@ -49,5 +50,43 @@ func TestSyncManyBatches(t *testing.T) {
 	again := mustSync(t, m, chantal.SyncRequest{Repos: []string{"r1"}})
 	if !again.Unchanged || again.State != rr.State {
 		t.Fatalf("second sync: unchanged %v, state %s (was %s)", again.Unchanged, again.State, rr.State)
+	}
+}
+
+// TestSyncPrefetch syncs a repository whose payloads download while the scan
+// goes on (no retention policy, no filter over all items): each is fetched
+// exactly once and counted once, and the result reports every one.
+func TestSyncPrefetch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("syncs 3,000 payloads")
+	}
+	up := newUpstream(t)
+	const n = 3000
+	var paths []string
+	for i := range n {
+		paths = append(paths, up.add(fmt.Sprintf("q%05d", i), "1.0"))
+	}
+	var added atomic.Int64
+	m := testMirror(t, up.srv.URL, "", chantal.WithReporter(chantal.ReporterFunc(func(e chantal.Event) {
+		if e.Kind == chantal.ItemAdded {
+			added.Add(1)
+		}
+	})))
+	rr := mustSync(t, m, chantal.SyncRequest{Repos: []string{"r1"}})
+	if rr.Err != nil || len(rr.Failed) > 0 || rr.Wanted != n || len(rr.Added) != n || rr.Downloaded != n {
+		t.Fatalf("sync: err %v, failed %d, wanted %d, added %d, downloaded %d; want %d", rr.Err, len(rr.Failed), rr.Wanted, len(rr.Added), rr.Downloaded, n)
+	}
+	if added.Load() != n {
+		t.Errorf("%d ItemAdded events, want %d", added.Load(), n)
+	}
+	var bytes int64
+	for _, p := range paths {
+		if c := up.count(p); c != 1 {
+			t.Fatalf("%s requested %d times, want once", p, c)
+		}
+		bytes += int64(len(up.pkgs[p]))
+	}
+	if rr.Bytes != bytes {
+		t.Errorf("result reports %d bytes, want %d", rr.Bytes, bytes)
 	}
 }
