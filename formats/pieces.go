@@ -295,20 +295,27 @@ type assembly struct {
 // cache: a first publish of a large repository reads the rest back.
 const heldMax = 64 << 20
 
-// segment is one Segment's pieces: per stream its name, count and, when
-// held in memory, its uncompressed bytes and compressed forms.
+// segment is one Segment's pieces: per stream its name, count and size
+// (set once by prepare, read freely after it) and, when held in memory, its
+// uncompressed bytes and compressed forms (mem, guarded by mu).
 type segment struct {
 	Segment
-	mu      sync.Mutex
 	streams []segStream // sorted by name
+	mu      sync.Mutex
+	mem     []memPart // parallel to streams
+}
+
+// memPart is a stream's part held in memory.
+type memPart struct {
+	data []byte            // uncompressed, when held
+	held bool              // data is set (it may be empty)
+	comp map[string][]byte // compression → encoded part
 }
 
 type segStream struct {
 	name  string
 	count int
 	size  int64
-	data  []byte            // uncompressed, when in memory
-	comp  map[string][]byte // compression → encoded part, when in memory
 }
 
 // Cache entries: "<key>.idx" lists the streams; "<key>.<i>" is stream i's
@@ -388,6 +395,7 @@ func (a *assembly) prepare(ctx context.Context, s *segment) error {
 		if b, ok := a.cache.Get(ctx, s.Key+".idx"); ok {
 			if st, ok := decodeIndex(b); ok {
 				s.streams = st
+				s.mem = make([]memPart, len(st))
 				return nil
 			}
 		}
@@ -402,43 +410,50 @@ func (a *assembly) render(ctx context.Context, s *segment, keep bool) error {
 	if err != nil {
 		return err
 	}
-	bufs := map[string]*segStream{}
-	var perr error
+	type buf struct {
+		count int
+		data  []byte
+	}
+	bufs := map[string]*buf{}
 	for i := range items {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		err := a.f.RenderPiece(ctx, a.req, &items[i], func(stream string, piece []byte) {
-			st := bufs[stream]
-			if st == nil {
-				st = &segStream{name: stream}
-				bufs[stream] = st
+			b := bufs[stream]
+			if b == nil {
+				b = &buf{}
+				bufs[stream] = b
 			}
-			st.count++
-			st.data = append(st.data, piece...)
+			b.count++
+			b.data = append(b.data, piece...)
 		})
 		if err != nil {
-			perr = err
-			break
+			return err
 		}
 	}
-	if perr != nil {
-		return perr
-	}
 	streams := make([]segStream, 0, len(bufs))
-	for _, st := range bufs {
-		st.size = int64(len(st.data))
-		streams = append(streams, *st)
+	for name, b := range bufs {
+		streams = append(streams, segStream{name: name, count: b.count, size: int64(len(b.data))})
 	}
 	slices.SortFunc(streams, func(a, b segStream) int { return cmpString(a.name, b.name) })
+	mem := make([]memPart, len(streams))
+	for i, st := range streams {
+		mem[i] = memPart{data: bufs[st.name].data, held: true}
+	}
+	if s.streams == nil {
+		s.streams = streams // prepare: nothing reads s.streams yet
+	} else if !slices.Equal(s.streams, streams) {
+		return fmt.Errorf("rendering pieces: segment %s changed while rendering", s.Key)
+	}
 	s.mu.Lock()
-	s.streams = streams
+	s.mem = mem
 	s.mu.Unlock()
 	if a.cache == nil || s.Key == "" {
 		return nil
 	}
-	for i, st := range streams {
-		if err := a.cache.Put(ctx, fmt.Sprintf("%s.%d", s.Key, i), seal(st.data)); err != nil {
+	for i := range streams {
+		if err := a.cache.Put(ctx, fmt.Sprintf("%s.%d", s.Key, i), seal(mem[i].data)); err != nil {
 			a.req.Logger.Warn("render cache", "err", err)
 			return nil
 		}
@@ -457,8 +472,8 @@ func (a *assembly) render(ctx context.Context, s *segment, keep bool) error {
 	a.held.Add(-size)
 	// Cached: read back when written, instead of holding every segment.
 	s.mu.Lock()
-	for i := range s.streams {
-		s.streams[i].data = nil
+	for i := range s.mem {
+		s.mem[i] = memPart{comp: s.mem[i].comp}
 	}
 	s.mu.Unlock()
 	return nil
@@ -494,14 +509,16 @@ func (s *segment) find(stream string) int {
 //
 // pooled says b came from the cache: pass it to a.release when done.
 func (a *assembly) part(ctx context.Context, s *segment, i int, comp string, enc *compress.MemberEncoder) (b []byte, pooled bool, err error) {
-	s.mu.Lock()
 	st := s.streams[i]
-	s.mu.Unlock()
-	if comp == "" && st.data != nil {
-		return st.data, false, nil
+	s.mu.Lock()
+	m := s.mem[i]
+	if c, ok := m.comp[comp]; ok {
+		s.mu.Unlock()
+		return c, false, nil
 	}
-	if b, ok := st.comp[comp]; ok {
-		return b, false, nil
+	s.mu.Unlock()
+	if comp == "" && m.held {
+		return m.data, false, nil
 	}
 	key := fmt.Sprintf("%s.%d", s.Key, i)
 	if comp != "" {
@@ -523,10 +540,7 @@ func (a *assembly) part(ctx context.Context, s *segment, i int, comp string, enc
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if i >= len(s.streams) || s.streams[i].name != st.name || s.streams[i].size != st.size {
-			return nil, false, fmt.Errorf("rendering pieces: segment %s changed while rendering", s.Key)
-		}
-		return s.streams[i].data, false, nil
+		return s.mem[i].data, false, nil
 	}
 	raw, rawPooled, err := a.part(ctx, s, i, "", enc)
 	if err != nil {
@@ -549,10 +563,10 @@ func (a *assembly) part(ctx context.Context, s *segment, i int, comp string, enc
 		}
 	} else {
 		s.mu.Lock()
-		if s.streams[i].comp == nil {
-			s.streams[i].comp = map[string][]byte{}
+		if s.mem[i].comp == nil {
+			s.mem[i].comp = map[string][]byte{}
 		}
-		s.streams[i].comp[comp] = b
+		s.mem[i].comp[comp] = b
 		s.mu.Unlock()
 	}
 	return b, false, nil

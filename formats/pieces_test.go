@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/chantal-lite/chantal/formats"
 	"github.com/chantal-lite/chantal/internal/compress"
 	"github.com/chantal-lite/chantal/pool"
@@ -24,9 +26,10 @@ import (
 // "all"; items whose name starts with "b" also to "b". RenderStreams writes
 // each stream in every compression and records what Write returned.
 type pieceFormat struct {
-	calls atomic.Int64 // RenderPiece calls
-	mu    sync.Mutex
-	sums  map[string]formats.StreamSums
+	parallel bool         // RenderStreams writes its files concurrently
+	calls    atomic.Int64 // RenderPiece calls
+	mu       sync.Mutex
+	sums     map[string]formats.StreamSums
 }
 
 func (*pieceFormat) Name() string         { return "piecetest" }
@@ -58,26 +61,36 @@ func (f *pieceFormat) RenderStreams(ctx context.Context, req formats.RenderReque
 		return fmt.Errorf("RenderStreams got %d items", len(req.Items))
 	}
 	sums := map[string]formats.StreamSums{}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	if !f.parallel {
+		g.SetLimit(1)
+	}
 	for _, name := range []string{"all", "b", "none"} {
 		for _, c := range compressions {
-			file := name + "." + c
-			w, err := req.Sink.Create(ctx, file)
-			if err != nil {
+			g.Go(func() error {
+				file := name + "." + c
+				w, err := req.Sink.Create(gctx, file)
+				if err != nil {
+					return err
+				}
+				header := fmt.Sprintf("header %s %d\n", name, s.Count(name))
+				sum, err := s.Write(gctx, w, formats.StreamWrite{
+					Streams: []string{name}, Header: []byte(header), Footer: []byte("footer\n"), Compression: c,
+					Hashes: []string{"sha256", "md5"}, OpenHashes: []string{"sha256"}, Resumable: name != "b",
+				})
+				if cerr := w.Close(); err == nil {
+					err = cerr
+				}
+				mu.Lock()
+				sums[file] = sum
+				mu.Unlock()
 				return err
-			}
-			header := fmt.Sprintf("header %s %d\n", name, s.Count(name))
-			sum, err := s.Write(ctx, w, formats.StreamWrite{
-				Streams: []string{name}, Header: []byte(header), Footer: []byte("footer\n"), Compression: c,
-				Hashes: []string{"sha256", "md5"}, OpenHashes: []string{"sha256"}, Resumable: name != "b",
 			})
-			if cerr := w.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-			sums[file] = sum
 		}
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	// Two streams in one file.
 	w, err := req.Sink.Create(ctx, "both.gz")
@@ -279,6 +292,27 @@ func TestRenderPieces(t *testing.T) {
 	f2 := &pieceFormat{}
 	if fresh := renderWith(t, f2, changed, nil); !maps.EqualFunc(got, fresh, bytes.Equal) {
 		t.Fatal("incremental render differs from a fresh one")
+	}
+}
+
+// TestRenderPiecesConcurrentWrites: RenderStreams may write several files
+// at once, sharing segments, with and without a cache (run with -race).
+func TestRenderPiecesConcurrentWrites(t *testing.T) {
+	items := pieceItems(3000)
+	want := renderWith(t, &pieceFormat{}, items, nil)
+	for _, cache := range []formats.PieceCache{nil, &memCache{m: map[string][]byte{}}} {
+		for round := range 2 {
+			f := &pieceFormat{parallel: true}
+			var o *formats.PieceOptions
+			if cache != nil {
+				o = &formats.PieceOptions{Cache: cache}
+			}
+			got := renderWith(t, f, items, o)
+			if !maps.EqualFunc(got, want, bytes.Equal) {
+				t.Fatalf("cache %v round %d: concurrent writes differ", cache != nil, round)
+			}
+			checkFiles(t, f, items, got)
+		}
 	}
 }
 
