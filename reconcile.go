@@ -83,6 +83,9 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 			missing = append(missing, i)
 			continue
 		}
+		if _, ok := prefetched[want[i].Digest]; ok {
+			continue // flushed into the pool by the prefetcher
+		}
 		ok, err := m.pool.Has(want[i].Digest)
 		if err != nil {
 			return err
