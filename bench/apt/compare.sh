@@ -164,7 +164,6 @@ EOF
 		measure "$r" chantal f.publish.noop $cl publish repo benchf
 	fi
 	du -sk "$base/data" | awk '{ printf "  chantal-lite base_path: %.0f MiB\n", $1 / 1024 }'
-	rm -rf "$base" # keep the disk from filling over many rounds
 }
 
 aptly_round() {
@@ -194,16 +193,22 @@ EOF
 	n=$(grep -c '^Package: ' "$root/root/public/dists/stable/main/binary-amd64/Packages" || true)
 	[ "$n" = "$PACKAGES" ] || echo "  warning: aptly published $n packages, want $PACKAGES"
 	du -sk "$root/root" | awk '{ printf "  aptly rootDir: %.0f MiB\n", $1 / 1024 }'
-	rm -rf "$root"
 }
 
+# Deleting a round's 63,000-file trees makes ext4 skip the freed inodes
+# (recently_deleted) when the next tool creates files, for a minute or
+# more: each round deletes both trees after both tools ran, then waits
+# (SETTLE seconds) before the next round.
+SETTLE=${SETTLE:-120}
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
 	echo "# round $r/$ROUNDS, load $(load)"
 	chantal_round "$r"
 	echo "# round $r/$ROUNDS, load $(load)"
 	aptly_round "$r"
+	rm -rf "$run/chantal.$r" "$run/aptly.$r" # keep the disk from filling over many rounds
 	r=$((r + 1))
+	[ "$r" -gt "$ROUNDS" ] || sleep "$SETTLE"
 done
 echo "# load after: $(load)"
 

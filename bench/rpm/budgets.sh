@@ -1,9 +1,11 @@
 #!/bin/sh
 # budgets.sh measures the RPM budgets of docs/rpm.md on a synthetic
-# repository of N packages (bench/rpm/synth): formats/rpm Scan alone, Scan
-# keeping every item (ingest, as apt measures it), the facade's Sync
-# (filtered mode, file:// feed, tiny payloads), a full
-# publish of that state (gzip metadata) and a publish of the unchanged state.
+# repository of N packages (bench/rpm/synth): formats/rpm Scan alone, the
+# ingest (the facade's Sync into an empty catalog and pool, file:// feed,
+# tiny payloads; in filtered and in mirror mode: the scan, the catalog writes
+# during it, 50,000 payload downloads and the state's commit), a full
+# publish of the filtered state (gzip metadata) and a publish of the
+# unchanged state.
 # Each step runs in its own process under /usr/bin/time -v, so the peak RSS
 # is the real one of that step. Prints wall time, CPU time (user+sys), peak
 # RSS and the ratio to each budget (below 1 is within budget).
@@ -27,11 +29,14 @@ echo "# fs:    $(stat -f -c %T "$work")"
 (cd "$here/../.." && go build -tags bench -o "$work/synth" ./bench/rpm/synth)
 "$work/synth" gen -n "$N" "$work/d"
 
-# step NAME BUDGET_SECONDS BUDGET_MB: run synth NAME, print one result line.
+# step LABEL BUDGET_SECONDS BUDGET_MB SYNTH_ARGS...: run synth SYNTH_ARGS DIR,
+# print one result line.
 step() {
 	name=$1 budget_s=$2 budget_mb=$3
+	shift 3
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	/usr/bin/time -v -o "$work/time.txt" "$work/synth" "$name" "$work/d" >"$work/out.txt"
+	/usr/bin/time -v -o "$work/time.txt" "$work/synth" "$@" "$work/d" >"$work/out.txt" 2>"$work/err.txt"
+	sed 's/^/  # /' "$work/err.txt"
 	wall=$(sed -n 's/^[[:space:]]*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$work/time.txt" | awk -F: '{ if (NF == 3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
 	cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$work/time.txt")
 	rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2/1024 }' "$work/time.txt")
@@ -42,8 +47,8 @@ step() {
 	printf '%-20s %8ss %8ss %8ss %7s MB %7s %7s   load %s\n' "$name" "$wall" "$inner" "$cpu" "$rss" "$rs" "$rm_" "$load"
 }
 printf '%-20s %9s %9s %9s %10s %7s %7s\n' step wall in-proc cpu peak-rss t/budg rss/budg
-step scan 10 200   # streaming only
-step ingest 10 200 # scan keeping every item with its fragments, as the sync does
-step sync 10 200   # the facade end to end: scan, 50k payload downloads, catalog commit
-step publish 10 -
-step publish 0.5 - # the same state again: the publish Key short-circuit
+step scan 10 200 scan                            # streaming only
+step ingest-mirror 10 200 ingest -mode mirror     # the facade's sync end to end
+step ingest-filtered 10 200 ingest -mode filtered # the same, filtered (publish reads it)
+step publish 10 - publish
+step republish 0.5 - publish # the same state again: the publish Key short-circuit
