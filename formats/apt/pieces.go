@@ -13,6 +13,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/chantal-lite/chantal/formats"
 )
@@ -565,20 +568,28 @@ var releaseHashes = []string{"md5", "sha1", "sha256", "sha512"}
 
 // writeIndexes writes every index plain and in each of the compressions,
 // with by-hash copies, and returns what the Release lists. Each write
-// compresses its segments in parallel; the writes run one after the other,
-// as formats' Streams.Write is not safe for concurrent calls on files that
-// share a segment when no cache is used (an in-memory compressed part is
-// recorded in the segment while other writes read it unlocked).
+// compresses its segments in parallel, and two writes run at once, so a
+// plain file's writing overlaps another's compression.
 func writeIndexes(ctx context.Context, sink formats.Sink, s formats.Streams, base string, idx []index, byHash bool, exts []string) ([]rendered, error) {
-	var out []rendered
+	var (
+		mu  sync.Mutex
+		out []rendered
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2)
 	for _, ix := range idx {
 		for _, ext := range append([]string{""}, exts...) {
-			r, err := writeIndex(ctx, sink, s, base, ix, ext, byHash)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, r)
+			g.Go(func() error {
+				r, err := writeIndex(gctx, sink, s, base, ix, ext, byHash)
+				mu.Lock()
+				out = append(out, r)
+				mu.Unlock()
+				return err
+			})
 		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b rendered) int { return strings.Compare(a.name, b.name) })
 	return out, nil
@@ -589,7 +600,9 @@ func writeIndexes(ctx context.Context, sink formats.Sink, s formats.Streams, bas
 // bytes: the compressed parts are reused, not compressed again).
 func writeIndex(ctx context.Context, sink formats.Sink, s formats.Streams, base string, ix index, ext string, byHash bool) (rendered, error) {
 	name := ix.name + ext
-	sw := formats.StreamWrite{Streams: ix.streams, Header: ix.data, Compression: strings.TrimPrefix(ext, "."), Hashes: releaseHashes}
+	sw := formats.StreamWrite{Streams: ix.streams, Header: ix.data, Compression: strings.TrimPrefix(ext, "."), Hashes: releaseHashes,
+		// No header: the hashes of an unchanged prefix are kept.
+		Resumable: len(ix.data) == 0}
 	write := func(paths []string, sw formats.StreamWrite) (formats.StreamSums, error) {
 		var ws []io.Writer
 		var cs []io.Closer
