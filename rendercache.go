@@ -189,9 +189,13 @@ func pieceSegments(ctx context.Context, tx *catalog.Tx, id catalog.StateID, f fo
 	if err != nil {
 		return nil, nil, err
 	}
+	n, err := tx.StateLen(id)
+	if err != nil {
+		return nil, nil, err
+	}
 	var (
 		segs  []formats.Segment
-		links []formats.Item
+		links = make([]formats.Item, 0, n)
 		cur   []catalog.Ref
 	)
 	flush := func() error {

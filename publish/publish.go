@@ -253,20 +253,26 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 		return Result{Version: st.Versions[0].ID, Unchanged: true}, nil
 	}
 
-	var cur *manifest
-	if len(st.Versions) > 0 {
-		if cur, err = readManifest(r.target, st.Versions[0].ID); err != nil {
+	// The current manifest is read while the metadata renders.
+	curc := make(chan *manifest, 1)
+	go func() {
+		if len(st.Versions) == 0 {
+			curc <- &manifest{} // first publish: nothing is there yet
+			return
+		}
+		cur, err := readManifest(r.target, st.Versions[0].ID)
+		if err != nil {
 			r.log.Warn("publish: current manifest unreadable, checking every payload", "path", r.target, "err", err)
 			cur = nil
 		}
-	} else {
-		cur = &manifest{} // first publish: nothing is there yet
-	}
+		curc <- cur
+	}()
 
 	id := newID(req.Now, req.Key, st)
 	m := &manifest{ID: id, Key: req.Key, Created: req.Now, Items: items}
 	stage := versionPath(id) + ".tmp"
 	sink, err := r.render(ctx, req, stage, m)
+	cur := <-curc
 	if err != nil {
 		return res, r.dropStage(stage, err)
 	}
@@ -286,21 +292,31 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 		}
 	}
 
-	res.Linked, res.Replaced, err = r.syncPayloads(ctx, req.Pool, items, cur)
-	if err != nil {
+	// The manifest is written while the payloads are linked.
+	manc := make(chan error, 1)
+	go func() { manc <- r.t.writeManifest(m) }()
+	fail := func(err error) (Result, error) {
+		if <-manc == nil {
+			r.t.op()
+			os.Remove(r.t.abs(manifestPath(id))) // best effort: err is the one to report
+		}
 		return res, r.dropStage(stage, err)
 	}
+	res.Linked, res.Replaced, err = r.syncPayloads(ctx, req.Pool, items, cur)
+	if err != nil {
+		return fail(err)
+	}
 	if err := ctx.Err(); err != nil {
-		return res, r.dropStage(stage, err)
+		return fail(err)
 	}
 	if r.sync {
 		for _, d := range sink.dirs() {
 			if err := atomicfile.Sync(sink.t.abs(d)); err != nil {
-				return res, r.dropStage(stage, fmt.Errorf("syncing staged metadata: %w", err))
+				return fail(fmt.Errorf("syncing staged metadata: %w", err))
 			}
 		}
 	}
-	if err := r.t.writeManifest(m); err != nil {
+	if err := <-manc; err != nil {
 		return res, r.dropStage(stage, err)
 	}
 	r.t.op()

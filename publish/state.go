@@ -194,24 +194,28 @@ func (t *tree) writeManifest(m *manifest) error {
 	if err != nil {
 		return fmt.Errorf("encoding manifest: %w", err)
 	}
-	var b bytes.Buffer
-	b.Grow(64 * (len(m.Items) + len(m.Entries) + 4))
-	fmt.Fprintf(&b, "%s\nid %s\nkey %s\ncreated %s\n", manifestMagic, m.ID, strconv.Quote(m.Key), created)
+	n := 64
 	for _, e := range m.Entries {
-		b.WriteString("entry ")
-		b.WriteString(e)
-		b.WriteByte('\n')
+		n += len("entry \n") + len(e)
 	}
-	var h [2 * len(pool.Digest{})]byte
 	for _, it := range m.Items {
-		hex.Encode(h[:], it.Digest[:])
-		b.WriteString("item ")
-		b.Write(h[:])
-		b.WriteByte(' ')
-		b.WriteString(it.Path)
-		b.WriteByte('\n')
+		n += len("item  \n") + 2*len(it.Digest) + len(it.Path)
 	}
-	return t.writeFile(manifestPath(m.ID), b.Bytes())
+	b := make([]byte, 0, n+len(m.ID)+len(m.Key)*2+len(created))
+	b = fmt.Appendf(b, "%s\nid %s\nkey %s\ncreated %s\n", manifestMagic, m.ID, strconv.Quote(m.Key), created)
+	for _, e := range m.Entries {
+		b = append(b, "entry "...)
+		b = append(b, e...)
+		b = append(b, '\n')
+	}
+	for _, it := range m.Items {
+		b = append(b, "item "...)
+		b = hex.AppendEncode(b, it.Digest[:])
+		b = append(b, ' ')
+		b = append(b, it.Path...)
+		b = append(b, '\n')
+	}
+	return t.writeFile(manifestPath(m.ID), b)
 }
 
 // checkID accepts the version ids publish makes: [0-9A-Za-z-] only.
