@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/chantal-lite/chantal/catalog"
 	"github.com/chantal-lite/chantal/formats"
 	"github.com/chantal-lite/chantal/pool"
@@ -193,45 +195,12 @@ func pieceSegments(ctx context.Context, tx *catalog.Tx, id catalog.StateID, f fo
 	if err != nil {
 		return nil, nil, err
 	}
+	// Split and key the segments.
 	var (
-		segs  []formats.Segment
-		links = make([]formats.Item, 0, n)
-		cur   []catalog.Ref
+		groups [][]catalog.Ref
+		cur    []catalog.Ref
+		links  = make([]formats.Item, 0, n)
 	)
-	flush := func() error {
-		refs := cur
-		cur = nil
-		key := segmentKey(f, preq, logID, changes, refs)
-		seg := formats.Segment{Key: key}
-		if idx, ok := cache.Get(ctx, key+".idx"); ok {
-			cache.mu.Lock()
-			cache.held[key+".idx"] = idx
-			cache.mu.Unlock()
-			seg.Load = func(ctx context.Context) ([]formats.Item, error) {
-				var items []formats.Item
-				err := view(ctx, func(tx *catalog.Tx) error {
-					logID, changes, err := tx.ItemChanges()
-					if err != nil {
-						return err
-					}
-					if segmentKey(f, preq, logID, changes, refs) != key {
-						return fmt.Errorf("%w: items changed while publishing; publish again", ErrBusy)
-					}
-					items, err = loadRefs(tx, refs)
-					return err
-				})
-				return items, err
-			}
-		} else {
-			items, err := loadRefs(tx, refs)
-			if err != nil {
-				return err
-			}
-			seg.Load = func(context.Context) ([]formats.Item, error) { return items, nil }
-		}
-		segs = append(segs, seg)
-		return nil
-	}
 	err = tx.WalkState(id, func(r catalog.Ref) error {
 		if len(links)%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -241,15 +210,66 @@ func pieceSegments(ctx context.Context, tx *catalog.Tx, id catalog.StateID, f fo
 		cur = append(cur, r)
 		links = append(links, formats.Item{Path: r.Path, Digest: r.Digest})
 		if formats.SegmentBoundary(r.Path, len(cur)) {
-			return flush()
+			groups = append(groups, cur)
+			cur = nil
 		}
 		return nil
 	})
-	if err == nil && len(cur) > 0 {
-		err = flush()
-	}
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(cur) > 0 {
+		groups = append(groups, cur)
+	}
+	segs := make([]formats.Segment, len(groups))
+	for i, refs := range groups {
+		segs[i].Key = segmentKey(f, preq, logID, changes, refs)
+	}
+	// Look the segments up in the cache, several at a time: each is a
+	// small file read.
+	hit := make([]bool, len(segs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i := range segs {
+		g.Go(func() error {
+			key := segs[i].Key + ".idx"
+			if idx, ok := cache.Get(gctx, key); ok {
+				cache.mu.Lock()
+				cache.held[key] = idx
+				cache.mu.Unlock()
+				hit[i] = true
+			}
+			return gctx.Err()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	for i, refs := range groups {
+		key := segs[i].Key
+		if !hit[i] {
+			items, err := loadRefs(tx, refs)
+			if err != nil {
+				return nil, nil, err
+			}
+			segs[i].Load = func(context.Context) ([]formats.Item, error) { return items, nil }
+			continue
+		}
+		segs[i].Load = func(ctx context.Context) ([]formats.Item, error) {
+			var items []formats.Item
+			err := view(ctx, func(tx *catalog.Tx) error {
+				logID, changes, err := tx.ItemChanges()
+				if err != nil {
+					return err
+				}
+				if segmentKey(f, preq, logID, changes, refs) != key {
+					return fmt.Errorf("%w: items changed while publishing; publish again", ErrBusy)
+				}
+				items, err = loadRefs(tx, refs)
+				return err
+			})
+			return items, err
+		}
 	}
 	return segs, links, nil
 }

@@ -220,23 +220,20 @@ func (Format) RenderStreams(ctx context.Context, req formats.RenderRequest, s fo
 	if err != nil {
 		return err
 	}
-	_, err = s.Write(ctx, w, formats.StreamWrite{Streams: []string{"index"}, Resumable: true})
+	// What is signed is kept while it is written, not read again.
+	var signed bytes.Buffer
+	out := io.Writer(w)
+	if req.Signer != nil {
+		out = io.MultiWriter(w, &signed)
+	}
+	_, err = s.Write(ctx, out, formats.StreamWrite{Streams: []string{"index"}, Resumable: true})
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil || req.Signer == nil {
-		return err
-	}
-	rc, err := s.Open(ctx, "index")
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	data, err := io.ReadAll(rc)
-	if err != nil {
-		return err
-	}
-	return sign(ctx, req, data)
+	return sign(ctx, req, signed.Bytes())
 }
 
 // Build returns an upstream index for payloads (path → content) with the given
