@@ -48,6 +48,12 @@ func serveDir(t *testing.T, dir string) string {
 // rpmMirror opens a Mirror with one rpm repository "el" in the given mode.
 func rpmMirror(t *testing.T, feed, mode string) *chantal.Mirror {
 	t.Helper()
+	return rpmMirrorExtra(t, feed, mode, "")
+}
+
+// rpmMirrorExtra is rpmMirror with more YAML for the repository.
+func rpmMirrorExtra(t *testing.T, feed, mode, extra string) *chantal.Mirror {
+	t.Helper()
 	dir := t.TempDir()
 	feedLine := ""
 	if feed != "" {
@@ -63,7 +69,8 @@ repositories:
     type: rpm
     mode: %s
 %s
-`, filepath.Join(dir, "data"), filepath.Join(dir, "pub"), mode, feedLine)
+%s
+`, filepath.Join(dir, "data"), filepath.Join(dir, "pub"), mode, feedLine, extra)
 	p := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -250,6 +257,32 @@ func TestE2ERPMFiltered(t *testing.T) {
 		good := newDNF(t, bin, serveDir(t, dst), pub.KeyFile)
 		good.must("makecache")
 	})
+}
+
+// TestE2ERPMCompressions: dnf reads regenerated metadata in every
+// compression; each index is a header, the packages' segment and a footer
+// compressed apart (gzip members, zstd frames, xz blocks of one stream).
+func TestE2ERPMCompressions(t *testing.T) {
+	bin := needDNF(t)
+	for _, c := range []string{"gz", "xz", "zst", "none"} {
+		t.Run(c, func(t *testing.T) {
+			m := rpmMirrorExtra(t, serveDir(t, rpmFixtures), "filtered", "    rpm: {compression: "+c+"}")
+			mustSync(t, m, chantal.SyncRequest{Repos: []string{"el"}})
+			pub, err := m.Publish(context.Background(), chantal.PublishRequest{Repo: "el"})
+			if err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+			md, err := os.ReadFile(filepath.Join(pub.Target, "repodata", "repomd.xml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ext := map[string]string{"gz": ".xml.gz", "xz": ".xml.xz", "zst": ".xml.zst", "none": "-primary.xml\""}[c]; !strings.Contains(string(md), ext) {
+				t.Fatalf("repomd.xml names no %s index:\n%s", ext, md)
+			}
+			env := newDNF(t, bin, serveDir(t, pub.Target), pub.KeyFile)
+			checkDNF(t, env)
+		})
+	}
 }
 
 func TestE2ERPMHosted(t *testing.T) {
