@@ -732,11 +732,16 @@ func (r *run) dropVersions(ids []string, kept []stateVersion, known map[string]*
 	}
 	// Paths a manifest already in memory names are kept without reading the
 	// other kept manifests: in the common case (the new version still names
-	// what the dropped one did) no other manifest is read at all.
+	// what the dropped one did) no other manifest is read at all. Both lists
+	// are sorted: merge them.
+	slices.Sort(candidates)
 	for _, m := range known {
+		j := 0
 		candidates = slices.DeleteFunc(candidates, func(p string) bool {
-			_, ok := slices.BinarySearchFunc(m.Items, p, func(it manifestItem, p string) int { return strings.Compare(it.Path, p) })
-			return ok
+			for j < len(m.Items) && m.Items[j].Path < p {
+				j++
+			}
+			return j < len(m.Items) && m.Items[j].Path == p
 		})
 	}
 	removed := 0

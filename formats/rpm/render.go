@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/chantal-lite/chantal/formats"
 )
 
@@ -210,13 +212,22 @@ func (f *Format) RenderStreams(ctx context.Context, req formats.RenderRequest, s
 		}
 		return keep, nil
 	}
-	for _, typ := range []string{"primary", "filelists", "other"} {
-		d, err := f.renderIndex(ctx, req, s, typ, comp)
-		if err != nil {
+	// The three indexes are written at once: each hashes its whole
+	// content, which cannot be resumed (the header counts the packages).
+	types := []string{"primary", "filelists", "other"}
+	idx := make([]Data, len(types))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, typ := range types {
+		g.Go(func() error {
+			var err error
+			idx[i], err = f.renderIndex(gctx, req, s, typ, comp)
 			return err
-		}
-		data = append(data, d)
+		})
 	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	data = append(data, idx...)
 
 	written := map[string]bool{RepomdPath: true, SignaturePath: true}
 	for _, d := range data {
