@@ -1,37 +1,85 @@
 package rpm
 
 import (
-	"bufio"
 	"encoding/xml"
 	"fmt"
 	"io"
 )
 
 // recorder feeds an xml.Decoder byte by byte (as an io.ByteReader, so the
-// decoder adds no buffering of its own) and keeps the bytes from offset base on,
-// so that the raw text of an element can be cut out by Decoder.InputOffset.
+// decoder adds no buffering of its own) from a buffer of its own, and keeps
+// the bytes from offset base on, so that the raw text of an element can be
+// cut out by Decoder.InputOffset. Reading a byte is an index into the buffer:
+// the bytes are recorded by not being thrown away (drop only moves a mark;
+// the buffer is compacted when it is refilled).
 type recorder struct {
-	r    *bufio.Reader
-	buf  []byte
+	src  io.Reader
+	buf  []byte // stream bytes from offset base; buf[pos:] not read yet
+	pos  int
+	keep int   // buf[:keep] may be thrown away at the next refill
 	base int64 // stream offset of buf[0]
-	max  int64
-	err  error
+	max  int64 // most bytes held from the mark on
+	err  error // sticky: too large, or the source's error once buf is read
 }
 
+// recorderChunk is how much a refill asks the source for, at least.
+const recorderChunk = 64 << 10
+
 func (r *recorder) ReadByte() (byte, error) {
+	if r.pos < len(r.buf) {
+		c := r.buf[r.pos]
+		r.pos++
+		return c, nil
+	}
+	return r.fill()
+}
+
+// fill reads more of the source into buf, then returns the next byte.
+func (r *recorder) fill() (byte, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
-	c, err := r.r.ReadByte()
-	if err != nil {
-		return 0, err
-	}
-	if int64(len(r.buf)) >= r.max {
+	// Everything in buf is read; buf[keep:] is held.
+	held := int64(len(r.buf) - r.keep)
+	if held >= r.max {
 		r.err = fmt.Errorf("%w: one element is longer than %d bytes", ErrTooLarge, r.max)
 		return 0, r.err
 	}
-	r.buf = append(r.buf, c)
-	return c, nil
+	if r.keep > 0 {
+		n := copy(r.buf, r.buf[r.keep:])
+		r.buf = r.buf[:n]
+		r.pos -= r.keep
+		r.base += int64(r.keep)
+		r.keep = 0
+	}
+	if cap(r.buf)-len(r.buf) < recorderChunk {
+		nb := make([]byte, len(r.buf), 2*cap(r.buf)+recorderChunk)
+		copy(nb, r.buf)
+		r.buf = nb
+	}
+	room := cap(r.buf) - len(r.buf)
+	if int64(room) > r.max-held {
+		room = int(r.max - held) // read at most one byte past the limit's check
+	}
+	for empty := 0; ; empty++ {
+		n, err := r.src.Read(r.buf[len(r.buf) : len(r.buf)+room])
+		r.buf = r.buf[:len(r.buf)+n]
+		if err != nil {
+			r.err = err
+		}
+		if n > 0 {
+			c := r.buf[r.pos]
+			r.pos++
+			return c, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if empty >= 100 {
+			r.err = io.ErrNoProgress
+			return 0, r.err
+		}
+	}
 }
 
 func (r *recorder) Read(p []byte) (int, error) {
@@ -46,23 +94,21 @@ func (r *recorder) Read(p []byte) (int, error) {
 	return 1, nil
 }
 
-// drop forgets the bytes before stream offset off.
+// drop forgets the bytes before stream offset off (at the next refill).
 func (r *recorder) drop(off int64) {
 	k := off - r.base
-	if k <= 0 {
+	if k <= int64(r.keep) {
 		return
 	}
-	if k > int64(len(r.buf)) {
-		k = int64(len(r.buf))
+	if k > int64(r.pos) {
+		k = int64(r.pos)
 	}
-	n := copy(r.buf, r.buf[k:])
-	r.buf = r.buf[:n]
-	r.base += k
+	r.keep = int(k)
 }
 
 // slice returns a copy of the bytes between stream offsets from and to.
 func (r *recorder) slice(from, to int64) []byte {
-	if from < r.base || to-r.base > int64(len(r.buf)) || from > to {
+	if from < r.base+int64(r.keep) || to-r.base > int64(r.pos) || from > to {
 		return nil
 	}
 	return append([]byte(nil), r.buf[from-r.base:to-r.base]...)
@@ -80,7 +126,7 @@ type elemStream struct {
 }
 
 func newElemStream(r io.Reader, name string, maxHeld int64) *elemStream {
-	rec := &recorder{r: bufio.NewReaderSize(r, 64<<10), max: maxHeld}
+	rec := &recorder{src: r, max: maxHeld}
 	d := xml.NewDecoder(rec)
 	d.Strict = true
 	return &elemStream{name: name, dec: d, rec: rec}
