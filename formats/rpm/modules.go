@@ -12,12 +12,6 @@ import (
 	"github.com/chantal-lite/chantal/formats"
 )
 
-// moduleArtifact is an rpm as modulemd names it: "name-epoch:version-release.arch",
-// the epoch always present.
-func moduleArtifact(it *formats.Item) string {
-	return itemNEVRA(it).artifact()
-}
-
 // artifact is the NEVRA as modules.yaml lists it: name-epoch:version-release.arch.
 func (n nevra) artifact() string {
 	return n.name + "-" + n.epoch + ":" + n.version + "-" + n.release + "." + n.arch
