@@ -83,7 +83,10 @@ func (f *Format) Scan(ctx context.Context, req formats.ScanRequest, yield func(f
 			return err
 		}
 		defer s.close()
-		sec[typ] = &matcher{s: s, parked: map[pkgKey][][]byte{}, max: f.maxHeld}
+		m := &matcher{s: s, parked: map[pkgKey][][]byte{}, max: f.maxHeld}
+		m.start()
+		defer m.halt() // before s.close: the goroutine reads s
+		sec[typ] = m
 	}
 
 	for n := 0; ; n++ {
@@ -147,6 +150,7 @@ func (f *Format) Scan(ctx context.Context, req formats.ScanRequest, yield func(f
 		if extra > 0 {
 			log.Warn(typ+" lists packages that primary does not", "path", m.s.href, "count", extra)
 		}
+		m.halt() // the goroutine has read to the end; finish reads the rest
 		if err := m.s.finish(); err != nil {
 			return err
 		}
@@ -237,12 +241,75 @@ func (m *metaStream) close() {
 // matcher finds the filelists or other entry of each primary package. In
 // createrepo_c output the entries come in primary's order and nothing is
 // parked; otherwise entries read past are parked (bounded by max bytes).
+// A goroutine of its own parses the file a little ahead (start), so that
+// filelists and other are parsed beside primary.
 type matcher struct {
 	s      *metaStream
 	parked map[pkgKey][][]byte
 	held   int64
 	max    int64
 	eof    bool
+
+	ch   chan secEntry // parsed entries in document order; an error ends it
+	stop chan struct{}
+	done chan struct{} // closed when the goroutine no longer reads s
+}
+
+// secEntry is one parsed filelists or other entry, or the error (io.EOF at
+// the end) that ended the parse.
+type secEntry struct {
+	key pkgKey
+	raw []byte
+	err error
+}
+
+// matcherAhead is how many entries the parsing goroutine may be ahead.
+const matcherAhead = 64
+
+// start parses m.s in a goroutine until its end, an error or halt.
+func (m *matcher) start() {
+	m.ch, m.stop, m.done = make(chan secEntry, matcherAhead), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(m.done)
+		for {
+			select {
+			case <-m.stop:
+				return
+			default:
+			}
+			var x xmlSecondary
+			raw, err := m.s.elems.next(&x)
+			e := secEntry{raw: raw, err: err}
+			if err == nil {
+				e.key = x.key()
+			}
+			select {
+			case m.ch <- e:
+			case <-m.stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+}
+
+// halt stops the parsing goroutine and waits until it no longer reads.
+// Halting again does nothing.
+func (m *matcher) halt() {
+	select {
+	case <-m.stop:
+	default:
+		close(m.stop)
+	}
+	<-m.done
+}
+
+// read returns the next parsed entry.
+func (m *matcher) read() (pkgKey, []byte, error) {
+	e := <-m.ch // the goroutine sends an error before it ends
+	return e.key, e.raw, e.err
 }
 
 func (m *matcher) find(k pkgKey) ([]byte, error) {
@@ -257,16 +324,15 @@ func (m *matcher) find(k pkgKey) ([]byte, error) {
 		return raw, nil
 	}
 	for !m.eof {
-		var x xmlSecondary
-		raw, err := m.s.elems.next(&x)
+		xk, raw, err := m.read()
 		if err == io.EOF {
 			m.eof = true
 			break
 		}
 		if err != nil {
+			m.eof = true
 			return nil, err
 		}
-		xk := x.key()
 		if xk == k {
 			return raw, nil
 		}
@@ -286,12 +352,12 @@ func (m *matcher) rest() (int, error) {
 		n += len(q)
 	}
 	for !m.eof {
-		var x xmlSecondary
-		_, err := m.s.elems.next(&x)
+		_, _, err := m.read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
+			m.eof = true
 			return n, err
 		}
 		n++
