@@ -584,7 +584,8 @@ func (w *wanted) slim(keepFields bool) {
 	} else {
 		all = w.Path + w.Name + w.Version + w.Arch + w.from
 	}
-	all = strings.Clone(all) // a no-op copy unless only one part was non-empty
+	// Concatenating a single non-empty part returns that part itself.
+	all = strings.Clone(all)
 	cut := func(s string) string {
 		v := all[:len(s)]
 		all = all[len(s):]
