@@ -190,9 +190,17 @@ func parseManifest(b []byte) (*manifest, error) {
 }
 
 func (t *tree) writeManifest(m *manifest) error {
+	b, err := encodeManifest(m)
+	if err != nil {
+		return err
+	}
+	return t.writeFile(manifestPath(m.ID), b)
+}
+
+func encodeManifest(m *manifest) ([]byte, error) {
 	created, err := m.Created.MarshalText()
 	if err != nil {
-		return fmt.Errorf("encoding manifest: %w", err)
+		return nil, fmt.Errorf("encoding manifest: %w", err)
 	}
 	n := 64
 	for _, e := range m.Entries {
@@ -215,7 +223,7 @@ func (t *tree) writeManifest(m *manifest) error {
 		b = append(b, it.Path...)
 		b = append(b, '\n')
 	}
-	return t.writeFile(manifestPath(m.ID), b)
+	return b, nil
 }
 
 // checkID accepts the version ids publish makes: [0-9A-Za-z-] only.
