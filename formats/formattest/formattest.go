@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,6 +157,60 @@ func Run(t *testing.T, f formats.Format, fx Fixture) {
 			t.Errorf("render then scan does not give back the items: %s", d)
 		}
 	})
+	t.Run("PiecesCached", func(t *testing.T) {
+		pr, ok := f.(formats.PieceRenderer)
+		if !ok || fx.Mode == formats.ModeMirror {
+			t.Skip("not rendered by pieces")
+		}
+		if first == nil {
+			t.Skip("no scan result")
+		}
+		items, files := split(first, fx.Layout)
+		want, err := Render(ctx, f, items, files, fx)
+		if err != nil {
+			t.Fatalf("Render: %v", err)
+		}
+		// A cold and a warm cache must both give Render's bytes.
+		cache := &memCache{m: map[string][]byte{}}
+		for _, round := range []string{"cold", "warm"} {
+			got, err := render(ctx, f, items, files, fx, func(ctx context.Context, req formats.RenderRequest) error {
+				return formats.RenderPieces(ctx, pr, req, &formats.PieceOptions{Cache: cache})
+			})
+			if err != nil {
+				t.Fatalf("%s cache: RenderPieces: %v", round, err)
+			}
+			if p1, p2 := want.Paths(), got.Paths(); fmt.Sprint(p1) != fmt.Sprint(p2) {
+				t.Fatalf("%s cache: wrote %v, Render wrote %v", round, p2, p1)
+			}
+			for _, p := range want.Paths() {
+				a, _ := want.Get(p)
+				b, _ := got.Get(p)
+				if string(a) != string(b) {
+					t.Errorf("%s cache: %s differs from Render's", round, p)
+				}
+			}
+		}
+	})
+}
+
+// memCache is an in-memory formats.PieceCache.
+type memCache struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (c *memCache) Get(_ context.Context, key string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.m[key]
+	return append([]byte(nil), b...), ok
+}
+
+func (c *memCache) Put(_ context.Context, key string, data []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[key] = append([]byte(nil), data...)
+	return nil
 }
 
 // Scan runs f.Scan over src and collects the entries.
@@ -171,12 +226,17 @@ func Scan(ctx context.Context, f formats.Format, src formats.Source, fx Fixture)
 // Render runs f.Render for items and files into a new MemFS. Repo-level files
 // are read from fx.Upstream by path.
 func Render(ctx context.Context, f formats.Format, items []formats.Item, files []formats.File, fx Fixture) (*MemFS, error) {
+	return render(ctx, f, items, files, fx, f.Render)
+}
+
+// render is Render through fn.
+func render(ctx context.Context, f formats.Format, items []formats.Item, files []formats.File, fx Fixture, fn func(context.Context, formats.RenderRequest) error) (*MemFS, error) {
 	out := &MemFS{}
 	byDigest := map[pool.Digest]string{}
 	for _, fl := range files {
 		byDigest[fl.Digest] = fl.Path
 	}
-	err := f.Render(ctx, formats.RenderRequest{
+	err := fn(ctx, formats.RenderRequest{
 		Sink:   out,
 		Mode:   fx.Mode,
 		Items:  items,
