@@ -60,6 +60,11 @@ func (c *renderCache) buffer(n int) []byte {
 	return make([]byte, n)
 }
 
+// eagerMisses is how many segments missing from the render cache are
+// decoded while the segments are keyed; past it each is decoded when it is
+// rendered, so a first publish holds only the segments in hand.
+const eagerMisses = 8
+
 // renderCacheAge is how long an unused cache entry survives a GC.
 const renderCacheAge = 7 * 24 * time.Hour
 
@@ -245,9 +250,17 @@ func pieceSegments(ctx context.Context, tx *catalog.Tx, id catalog.StateID, f fo
 	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}
+	misses := 0
+	for _, h := range hit {
+		if !h {
+			misses++
+		}
+	}
 	for i, refs := range groups {
 		key := segs[i].Key
-		if !hit[i] {
+		if !hit[i] && misses <= eagerMisses {
+			// A few segments to render: decode them now, in this
+			// transaction.
 			items, err := loadRefs(tx, refs)
 			if err != nil {
 				return nil, nil, err
@@ -255,6 +268,9 @@ func pieceSegments(ctx context.Context, tx *catalog.Tx, id catalog.StateID, f fo
 			segs[i].Load = func(context.Context) ([]formats.Item, error) { return items, nil }
 			continue
 		}
+		// Many (a first publish), or cached: decode when rendered, in a
+		// transaction of its own, so only the segments being rendered
+		// are in memory; the key is checked again there.
 		segs[i].Load = func(ctx context.Context) ([]formats.Item, error) {
 			var items []formats.Item
 			err := view(ctx, func(tx *catalog.Tx) error {
