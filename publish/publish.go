@@ -253,6 +253,30 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 		return Result{Version: st.Versions[0].ID, Unchanged: true}, nil
 	}
 
+	keep := req.KeepVersions
+	if keep == 0 {
+		keep = DefaultKeepVersions
+	}
+	keep = max(keep, 0)
+	// The manifests of the versions this publish will drop are read while
+	// the metadata renders (dropVersions reads them itself if this fails).
+	var dropIDs []string
+	for _, v := range st.Retired {
+		dropIDs = append(dropIDs, v.ID)
+	}
+	for _, v := range st.Versions[min(keep, len(st.Versions)):] {
+		dropIDs = append(dropIDs, v.ID)
+	}
+	dropc := make(chan map[string]*manifest, 1)
+	go func() {
+		pre := map[string]*manifest{}
+		for _, id := range dropIDs {
+			if m, err := readManifest(r.target, id); err == nil {
+				pre[id] = m
+			}
+		}
+		dropc <- pre
+	}()
 	// The current manifest is read while the metadata renders.
 	curc := make(chan *manifest, 1)
 	go func() {
@@ -338,11 +362,6 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 	if err := r.switchTo(id, m.Entries); err != nil {
 		return res, r.undoSwitch(st, err)
 	}
-	keep := req.KeepVersions
-	if keep == 0 {
-		keep = DefaultKeepVersions
-	}
-	keep = max(keep, 0)
 	next := state{Versions: append([]stateVersion{{ID: id, Key: req.Key, Created: req.Now}}, st.Versions...)}
 	var dropped []string
 	for _, v := range st.Retired {
@@ -357,7 +376,7 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 	}
 	res.Version = id
 	r.log.Debug("publish: switched", "path", r.target, "version", id, "linked", res.Linked, "replaced", res.Replaced)
-	res.Removed, err = r.dropVersions(dropped, next.Versions, map[string]*manifest{id: m})
+	res.Removed, err = r.dropVersions(dropped, next.Versions, map[string]*manifest{id: m}, <-dropc)
 	return res, err
 }
 
@@ -705,7 +724,7 @@ func (r *run) recover(st state) (state, error) {
 	}
 	if len(orphans) > 0 {
 		r.log.Warn("publish: dropping versions no state keeps", "path", r.target, "versions", orphans)
-		if _, err := r.dropVersions(orphans, st.Versions, nil); err != nil {
+		if _, err := r.dropVersions(orphans, st.Versions, nil, nil); err != nil {
 			return st, err
 		}
 	}
@@ -715,13 +734,17 @@ func (r *run) recover(st state) (state, error) {
 // dropVersions removes the payloads that versions ids name and no version of
 // kept names, then the versions' directories and manifests, then the
 // directories left empty. Manifests already read may be passed in known.
-func (r *run) dropVersions(ids []string, kept []stateVersion, known map[string]*manifest) (int, error) {
+func (r *run) dropVersions(ids []string, kept []stateVersion, known, dropping map[string]*manifest) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
 	var candidates []string
 	for _, id := range ids {
-		m, err := readManifest(r.target, id)
+		m := dropping[id]
+		var err error
+		if m == nil {
+			m, err = readManifest(r.target, id)
+		}
 		if err != nil {
 			r.log.Warn("publish: dropped version has no readable manifest; its payloads stay", "version", id, "err", err)
 			continue
