@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -372,20 +373,10 @@ func decodeIndex(b []byte) ([]segStream, bool) {
 		}
 		out = append(out, segStream{name: string(name), count: int(c), size: int64(sz)})
 	}
-	if r.Len() != 0 || !slices.IsSortedFunc(out, func(a, b segStream) int { return cmpString(a.name, b.name) }) {
+	if r.Len() != 0 || !slices.IsSortedFunc(out, func(a, b segStream) int { return strings.Compare(a.name, b.name) }) {
 		return nil, false
 	}
 	return out, true
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // prepare learns a segment's streams: from the cache's index entry, or by
@@ -436,7 +427,7 @@ func (a *assembly) render(ctx context.Context, s *segment, keep bool) error {
 	for name, b := range bufs {
 		streams = append(streams, segStream{name: name, count: b.count, size: int64(len(b.data))})
 	}
-	slices.SortFunc(streams, func(a, b segStream) int { return cmpString(a.name, b.name) })
+	slices.SortFunc(streams, func(a, b segStream) int { return strings.Compare(a.name, b.name) })
 	mem := make([]memPart, len(streams))
 	for i, st := range streams {
 		mem[i] = memPart{data: bufs[st.name].data, held: true}
@@ -498,7 +489,7 @@ func (a *assembly) Count(stream string) int { return a.counts[stream] }
 
 // find returns the index of stream in s, or -1.
 func (s *segment) find(stream string) int {
-	i, ok := slices.BinarySearchFunc(s.streams, stream, func(st segStream, n string) int { return cmpString(st.name, n) })
+	i, ok := slices.BinarySearchFunc(s.streams, stream, func(st segStream, n string) int { return strings.Compare(st.name, n) })
 	if !ok {
 		return -1
 	}

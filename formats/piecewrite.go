@@ -2,10 +2,7 @@ package formats
 
 import (
 	"context"
-	"crypto/md5"
-	"crypto/sha1"
 	"crypto/sha256"
-	"crypto/sha512"
 	"encoding"
 	"encoding/binary"
 	"encoding/hex"
@@ -17,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/chantal-lite/chantal/internal/compress"
+	"github.com/chantal-lite/chantal/internal/verify"
 )
 
 // midstateStride is how many segments apart Write keeps the state of its
@@ -52,15 +50,8 @@ func newHashSet(algos ...[]string) (*hashSet, error) {
 }
 
 func newHash(algo string) (hash.Hash, error) {
-	switch algo {
-	case "md5":
-		return md5.New(), nil
-	case "sha1":
-		return sha1.New(), nil
-	case "sha256":
-		return sha256.New(), nil
-	case "sha512":
-		return sha512.New(), nil
+	if h := verify.New(algo); h != nil {
+		return h, nil
 	}
 	return nil, fmt.Errorf("writing stream: unknown hash %q", algo)
 }

@@ -15,24 +15,6 @@ import (
 // and Go's own decoders reads such files as the concatenation of the pieces.
 // Each function's output depends only on its input bytes.
 
-// GzipMember compresses data into one gzip member with no name and a zero
-// modification time, at gzip.DefaultCompression.
-func GzipMember(data []byte) ([]byte, error) {
-	var b bytes.Buffer
-	b.Grow(len(data)/4 + 64)
-	w, err := gzip.NewWriterLevel(&b, gzip.DefaultCompression)
-	if err != nil {
-		return nil, fmt.Errorf("creating gzip writer: %w", err)
-	}
-	if _, err := w.Write(data); err != nil {
-		return nil, fmt.Errorf("gzip: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("gzip: %w", err)
-	}
-	return b.Bytes(), nil
-}
-
 // A MemberEncoder compresses pieces into members. It keeps its encoders
 // between calls; it is not safe for concurrent use (give each goroutine its
 // own). The zero value is ready to use.
@@ -55,7 +37,9 @@ func (m *MemberEncoder) Encode(kind Kind, data []byte) ([]byte, error) {
 	return nil, fmt.Errorf("compressing members: %q has no concatenable members here", kind)
 }
 
-// gzipMember is GzipMember with a reused writer (its tables are large).
+// gzipMember compresses data into one gzip member with no name and a zero
+// modification time, at gzip.DefaultCompression, reusing the writer (its
+// tables are large).
 func (m *MemberEncoder) gzipMember(data []byte) ([]byte, error) {
 	m.buf.Reset()
 	if m.gz == nil {
