@@ -153,10 +153,10 @@ func SegmentBoundary(path string, n int) bool {
 	return h%segmentAvg == 0
 }
 
-// SplitSegments splits items (in Path order) into segments by
+// splitSegments splits items (in Path order) into segments by
 // SegmentBoundary; each segment is keyed by its items' content when keyed
 // is set.
-func SplitSegments(f PieceRenderer, req PieceRequest, items []Item, keyed bool) []Segment {
+func splitSegments(f PieceRenderer, req PieceRequest, items []Item, keyed bool) []Segment {
 	var segs []Segment
 	start := 0
 	for i := range items {
@@ -255,7 +255,7 @@ func RenderPieces(ctx context.Context, f PieceRenderer, req RenderRequest, o *Pi
 	}
 	segs := o.Segments
 	if segs == nil {
-		segs = SplitSegments(f, preq, req.Items, o.Cache != nil)
+		segs = splitSegments(f, preq, req.Items, o.Cache != nil)
 	}
 	par := o.Parallel
 	if par <= 0 {
