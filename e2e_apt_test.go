@@ -447,6 +447,55 @@ func TestAPTHostedWithStockApt(t *testing.T) {
 	}
 }
 
+// TestAPTHostedByHashWithStockApt: with by_hash the regenerated indexes get
+// their by-hash names as hard links of the same file, and stock apt, told
+// Acquire-By-Hash, fetches them by hash (the plain names are made to fail).
+func TestAPTHostedByHashWithStockApt(t *testing.T) {
+	ctx := context.Background()
+	m := aptMirrorRepos(t, `  - id: deb
+    type: apt
+    mode: hosted
+    apt: {distribution: stable, components: [main], architectures: [amd64], by_hash: true}`)
+	if _, err := m.Upload(ctx, chantal.UploadRequest{Repo: "deb", Files: aptDebs(t, "debs-pool/main/g/greet/*.deb")}); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := m.Publish(ctx, chantal.PublishRequest{Repo: "deb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := os.ReadFile(filepath.Join(pub.Target, "dists/stable/Release"))
+	if err != nil || !strings.Contains(string(rel), "Acquire-By-Hash: yes") {
+		t.Fatalf("Release without Acquire-By-Hash (%v):\n%s", err, rel)
+	}
+	dir := filepath.Join(pub.Target, "dists/stable/main/binary-amd64")
+	plain, err := os.Stat(filepath.Join(dir, "Packages.xz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashed, _ := filepath.Glob(filepath.Join(dir, "by-hash", "SHA256", "*"))
+	same := 0
+	for _, h := range hashed {
+		if fi, err := os.Stat(h); err == nil && os.SameFile(fi, plain) {
+			same++
+		}
+	}
+	if same != 1 {
+		t.Fatalf("Packages.xz has %d by-hash links among %v", same, hashed)
+	}
+	// Only by-hash index names answer.
+	srv := aptServeDir(t, pub.Target, func(p string, b []byte) []byte {
+		if strings.Contains(p, "/binary-") && !strings.Contains(p, "/by-hash/") {
+			return []byte("not the index")
+		}
+		return b
+	})
+	c := newAptClient(t, fmt.Sprintf("deb [signed-by=%s] %s stable main", pub.KeyFile, srv))
+	c.update()
+	if got := c.download("greet"); !aptContains(got, "greet_1.1-1_amd64.deb") {
+		t.Errorf("apt-get did not download greet: %v", got)
+	}
+}
+
 // Sources in mirror mode: everything upstream serves is republished byte for
 // byte (InRelease, Release, Release.gpg, Sources variants), a variant the
 // Release lists but upstream lacks does not fail the sync, and stock apt

@@ -151,6 +151,13 @@ type Sink interface {
 	Create(ctx context.Context, path string) (io.WriteCloser, error)
 }
 
+// A SinkLinker is a Sink that can give a file it already wrote, and closed,
+// a second name with the same bytes (a hard link), so a format publishing
+// one content under several names (APT's by-hash copies) writes it once.
+type SinkLinker interface {
+	Link(ctx context.Context, existing, path string) error
+}
+
 // Signer signs rendered metadata with the repository's key.
 type Signer interface {
 	// DetachSign writes an armored detached signature of data.

@@ -48,6 +48,37 @@ func (s *stagingSink) Create(ctx context.Context, p string) (io.WriteCloser, err
 	return w, nil
 }
 
+// Link implements formats.SinkLinker: path becomes a hard link to the
+// rendered, closed file existing. Both are confined like Create's paths.
+func (s *stagingSink) Link(ctx context.Context, existing, p string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, q := range []string{existing, p} {
+		if err := checkPath(q); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	_, open := s.open[existing]
+	rendered := slices.Contains(s.files, existing)
+	s.mu.Unlock()
+	if !rendered || open {
+		return fmt.Errorf("linking %s: %s is not a rendered, closed file", p, existing)
+	}
+	if err := s.t.mkdirAll(parentOf(p)); err != nil {
+		return err
+	}
+	s.t.op()
+	if err := os.Link(s.t.abs(existing), s.t.abs(p)); err != nil {
+		return fmt.Errorf("linking %s: %w", p, err)
+	}
+	s.mu.Lock()
+	s.files = append(s.files, p)
+	s.mu.Unlock()
+	return nil
+}
+
 // closeLeftovers closes the files Render created and did not close and
 // returns their paths, sorted.
 func (s *stagingSink) closeLeftovers() []string {

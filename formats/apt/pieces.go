@@ -638,10 +638,20 @@ func writeIndex(ctx context.Context, sink formats.Sink, s formats.Streams, base 
 		r.sums[i] = sums.Sums[h]
 	}
 	if byHash {
+		copies := []string{byHashPath(name, "SHA256", r.sums[2]), byHashPath(name, "SHA512", r.sums[3])}
+		if l, ok := sink.(formats.SinkLinker); ok {
+			// The same bytes under their hashes' names: links, not copies.
+			for _, c := range copies {
+				if err := l.Link(ctx, base+name, base+c); err != nil {
+					return rendered{}, err
+				}
+			}
+			return r, nil
+		}
 		// Streams.Write gives the same bytes for the same request; not
 		// hashing them again saves a pass over every index.
 		sw.Hashes = nil
-		again, err := write([]string{byHashPath(name, "SHA256", r.sums[2]), byHashPath(name, "SHA512", r.sums[3])}, sw)
+		again, err := write(copies, sw)
 		if err != nil {
 			return rendered{}, err
 		}
