@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"testing"
 
@@ -55,4 +56,46 @@ func TestItemChanges(t *testing.T) {
 		_, err := tx.Export(context.Background(), io.Discard)
 		return err
 	})
+}
+
+// TestItemChangesRestart: past its bound the log starts again under a new
+// id, so keys that named the old log can never match again.
+func TestItemChangesRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 65,536 changes")
+	}
+	db := openTest(t)
+	it := catalog.Item{Digest: pool.Sum([]byte("x")), Size: 1, Format: "rpm", Name: "x", Version: "1"}
+	update(t, db, func(tx *catalog.Tx) error { return tx.PutItem(it) })
+	ids := func() ([]byte, map[pool.Digest]uint64) {
+		var id []byte
+		var ch map[pool.Digest]uint64
+		view(t, db, func(tx *catalog.Tx) error {
+			var err error
+			id, ch, err = tx.ItemChanges()
+			return err
+		})
+		return id, ch
+	}
+	update(t, db, func(tx *catalog.Tx) error {
+		for i := range 1 << 16 {
+			it.Version = fmt.Sprint(i + 2)
+			if err := tx.PutItem(it); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	first, ch := ids()
+	if len(first) == 0 || ch[it.Digest] != 1<<16 {
+		t.Fatalf("after 65,536 changes: id %x, change %d", first, ch[it.Digest])
+	}
+	update(t, db, func(tx *catalog.Tx) error {
+		it.Version = "last"
+		return tx.PutItem(it)
+	})
+	second, ch := ids()
+	if bytes.Equal(first, second) || len(ch) != 1 || ch[it.Digest] != 1 {
+		t.Fatalf("the log did not restart: id %x → %x, changes %v", first, second, ch)
+	}
 }
