@@ -21,37 +21,12 @@ import (
 // costs (the facade's Key short-circuit: nothing is rendered or linked).
 func BenchmarkAPTRepublishUnchanged(b *testing.B) {
 	ctx := context.Background()
-	dir := b.TempDir()
-	cfgPath := filepath.Join(dir, "config.yaml")
-	yaml := fmt.Sprintf(`
-storage:
-  base_path: %s
-  published_path: %s
-repositories:
-  - id: deb
+	open, dir := aptBenchConfig(b, `  - id: deb
     type: apt
     mode: hosted
-    apt: {distribution: stable, components: [main, contrib], architectures: [amd64, arm64]}
-`, filepath.Join(dir, "data"), filepath.Join(dir, "pub"))
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	open := func() *chantal.Mirror {
-		cfg, err := config.Load(cfgPath, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		m, err := chantal.Open("", chantal.WithConfig(cfg), chantal.WithNoSync())
-		if err != nil {
-			b.Fatal(err)
-		}
-		return m
-	}
+    apt: {distribution: stable, components: [main, contrib], architectures: [amd64, arm64]}`)
 	m := open()
-	n := 20000
-	if v, err := strconv.Atoi(os.Getenv("CHANTAL_BENCH_APT_ITEMS")); err == nil && v > 0 {
-		n = v
-	}
+	n := aptBenchItems()
 	debs := make([]string, 0, n)
 	for i := range n {
 		debs = append(debs, writeBenchDeb(b, filepath.Join(dir, "debs"), i))
@@ -82,38 +57,17 @@ repositories:
 // CPU time to the first publish's, and its file-system operations.
 func BenchmarkAPTRepublishOneChange(b *testing.B) {
 	ctx := context.Background()
-	dir := b.TempDir()
-	cfgPath := filepath.Join(dir, "config.yaml")
-	yaml := fmt.Sprintf(`
-storage:
-  base_path: %s
-  published_path: %s
-repositories:
-  - id: deb
+	open, dir := aptBenchConfig(b, `  - id: deb
     type: apt
     mode: hosted
     apt: {distribution: stable, components: [main], architectures: [amd64]}
   - id: warm
     type: apt
     mode: hosted
-    apt: {distribution: stable, components: [main], architectures: [amd64]}
-`, filepath.Join(dir, "data"), filepath.Join(dir, "pub"))
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, err := chantal.Open("", chantal.WithConfig(cfg), chantal.WithNoSync())
-	if err != nil {
-		b.Fatal(err)
-	}
+    apt: {distribution: stable, components: [main], architectures: [amd64]}`)
+	m := open()
 	defer m.Close()
-	n := 20000
-	if v, err := strconv.Atoi(os.Getenv("CHANTAL_BENCH_APT_ITEMS")); err == nil && v > 0 {
-		n = v
-	}
+	n := aptBenchItems()
 	debs := make([]string, 0, n)
 	for i := range n {
 		debs = append(debs, writeBenchDeb(b, filepath.Join(dir, "debs"), i))
@@ -160,6 +114,39 @@ repositories:
 	b.ReportMetric(float64(againCPU)/float64(rounds)/float64(firstCPU), "republish/first-cpu")
 	b.ReportMetric(float64(ops), "republish-fs-ops")
 	b.ReportMetric(first.Seconds(), "first-s")
+}
+
+// aptBenchConfig writes a configuration holding repos (YAML list items)
+// below a temporary directory and returns how to open a Mirror on it, and
+// the directory.
+func aptBenchConfig(b *testing.B, repos string) (open func() *chantal.Mirror, dir string) {
+	dir = b.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	yaml := fmt.Sprintf("storage:\n  base_path: %s\n  published_path: %s\nrepositories:\n%s\n",
+		filepath.Join(dir, "data"), filepath.Join(dir, "pub"), repos)
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return func() *chantal.Mirror {
+		cfg, err := config.Load(cfgPath, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := chantal.Open("", chantal.WithConfig(cfg), chantal.WithNoSync())
+		if err != nil {
+			b.Fatal(err)
+		}
+		return m
+	}, dir
+}
+
+// aptBenchItems is the benchmarks' package count: 20,000, or
+// CHANTAL_BENCH_APT_ITEMS.
+func aptBenchItems() int {
+	if v, err := strconv.Atoi(os.Getenv("CHANTAL_BENCH_APT_ITEMS")); err == nil && v > 0 {
+		return v
+	}
+	return 20000
 }
 
 // writeBenchDeb writes a minimal valid .deb (ar: debian-binary, control.tar.gz

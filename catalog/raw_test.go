@@ -17,16 +17,7 @@ func TestItemChanges(t *testing.T) {
 		return catalog.Item{Digest: pool.Sum([]byte(name)), Size: 1, Format: "rpm", Name: name, Version: "1",
 			Fragments: map[string][]byte{"primary": []byte(frag)}}
 	}
-	changes := func() ([]byte, map[pool.Digest]uint64) {
-		var id []byte
-		var ch map[pool.Digest]uint64
-		view(t, db, func(tx *catalog.Tx) error {
-			var err error
-			id, ch, err = tx.ItemChanges()
-			return err
-		})
-		return id, ch
-	}
+	changes := func() ([]byte, map[pool.Digest]uint64) { return itemChanges(t, db) }
 	a, b, c := mk("a", "1"), mk("b", "1"), mk("c", "1")
 	update(t, db, func(tx *catalog.Tx) error { return tx.PutItems([]catalog.Item{a, b}) })
 	update(t, db, func(tx *catalog.Tx) error { return tx.PutItem(c) })
@@ -67,16 +58,7 @@ func TestItemChangesRestart(t *testing.T) {
 	db := openTest(t)
 	it := catalog.Item{Digest: pool.Sum([]byte("x")), Size: 1, Format: "rpm", Name: "x", Version: "1"}
 	update(t, db, func(tx *catalog.Tx) error { return tx.PutItem(it) })
-	ids := func() ([]byte, map[pool.Digest]uint64) {
-		var id []byte
-		var ch map[pool.Digest]uint64
-		view(t, db, func(tx *catalog.Tx) error {
-			var err error
-			id, ch, err = tx.ItemChanges()
-			return err
-		})
-		return id, ch
-	}
+	ids := func() ([]byte, map[pool.Digest]uint64) { return itemChanges(t, db) }
 	update(t, db, func(tx *catalog.Tx) error {
 		for i := range 1 << 16 {
 			it.Version = fmt.Sprint(i + 2)
@@ -98,4 +80,17 @@ func TestItemChangesRestart(t *testing.T) {
 	if bytes.Equal(first, second) || len(ch) != 1 || ch[it.Digest] != 1 {
 		t.Fatalf("the log did not restart: id %x → %x, changes %v", first, second, ch)
 	}
+}
+
+// itemChanges reads the item change log.
+func itemChanges(t *testing.T, db *catalog.DB) ([]byte, map[pool.Digest]uint64) {
+	t.Helper()
+	var id []byte
+	var ch map[pool.Digest]uint64
+	view(t, db, func(tx *catalog.Tx) error {
+		var err error
+		id, ch, err = tx.ItemChanges()
+		return err
+	})
+	return id, ch
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chantal-lite/chantal/formats"
+	"github.com/chantal-lite/chantal/formats/formattest"
 	"github.com/chantal-lite/chantal/internal/compress"
 	"github.com/chantal-lite/chantal/pool"
 )
@@ -132,29 +133,6 @@ func (s *memSink) Create(_ context.Context, name string) (io.WriteCloser, error)
 	return &memFile{s: s, name: name}, nil
 }
 
-// memCache is a PieceCache in memory that counts its traffic.
-type memCache struct {
-	mu         sync.Mutex
-	m          map[string][]byte
-	gets, puts int
-}
-
-func (c *memCache) Get(_ context.Context, key string) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gets++
-	b, ok := c.m[key]
-	return bytes.Clone(b), ok
-}
-
-func (c *memCache) Put(_ context.Context, key string, data []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.puts++
-	c.m[key] = bytes.Clone(data)
-	return nil
-}
-
 func pieceItems(n int) []formats.Item {
 	items := make([]formats.Item, n)
 	for i := range items {
@@ -256,7 +234,7 @@ func TestRenderPieces(t *testing.T) {
 	}
 
 	// With a cache: the same bytes, the first time and from the cache.
-	cache := &memCache{m: map[string][]byte{}}
+	cache := &formattest.MemCache{}
 	for round := range 2 {
 		f.calls.Store(0)
 		got := renderWith(t, f, items, &formats.PieceOptions{Cache: cache, Parallel: 3})
@@ -270,7 +248,7 @@ func TestRenderPieces(t *testing.T) {
 	}
 
 	hs := 0
-	for k := range cache.m {
+	for k := range cache.Entries() {
 		if strings.HasSuffix(k, ".hs") {
 			hs++
 		}
@@ -300,7 +278,7 @@ func TestRenderPieces(t *testing.T) {
 func TestRenderPiecesConcurrentWrites(t *testing.T) {
 	items := pieceItems(3000)
 	want := renderWith(t, &pieceFormat{}, items, nil)
-	for _, cache := range []formats.PieceCache{nil, &memCache{m: map[string][]byte{}}} {
+	for _, cache := range []formats.PieceCache{nil, &formattest.MemCache{}} {
 		for round := range 2 {
 			f := &pieceFormat{parallel: true}
 			var o *formats.PieceOptions
@@ -320,17 +298,17 @@ func TestRenderPiecesDamagedCache(t *testing.T) {
 	items := pieceItems(2000)
 	f := &pieceFormat{}
 	want := renderWith(t, f, items, nil)
-	cache := &memCache{m: map[string][]byte{}}
+	cache := &formattest.MemCache{}
 	renderWith(t, f, items, &formats.PieceOptions{Cache: cache})
 	// Flip a byte in every part and drop every other uncompressed part;
 	// index entries stay. The render must notice and render again.
 	i := 0
-	for k, v := range cache.m {
+	for k, v := range cache.Entries() {
 		if strings.HasSuffix(k, ".idx") {
 			continue
 		}
 		if i++; i%2 == 0 && strings.Count(k, ".") == 1 {
-			delete(cache.m, k)
+			delete(cache.Entries(), k)
 			continue
 		}
 		v[len(v)/2] ^= 0x40
@@ -342,7 +320,7 @@ func TestRenderPiecesDamagedCache(t *testing.T) {
 		}
 	}
 	// A damaged index entry is a miss too.
-	for k, v := range cache.m {
+	for k, v := range cache.Entries() {
 		if strings.HasSuffix(k, ".idx") {
 			v[0] ^= 1
 		}

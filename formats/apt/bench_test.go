@@ -131,12 +131,12 @@ func BenchmarkRepublish63k(b *testing.B) {
 		b.ReportAllocs()
 		c0 := cpuTime()
 		for b.Loop() {
-			render(&memCache{}, items)
+			render(&formattest.MemCache{}, items)
 		}
 		b.ReportMetric((cpuTime()-c0).Seconds()/float64(b.N), "cpu-s/op")
 	})
 	b.Run("one-change", func(b *testing.B) {
-		cache := &memCache{}
+		cache := &formattest.MemCache{}
 		render(cache, items)
 		k := len(items) / 2
 		orig := items[k]

@@ -10,7 +10,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -18,29 +17,6 @@ import (
 	"github.com/chantal-lite/chantal/formats/formattest"
 	"github.com/chantal-lite/chantal/pool"
 )
-
-// memCache is a formats.PieceCache in memory.
-type memCache struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (c *memCache) Get(_ context.Context, key string) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b, ok := c.m[key]
-	return b, ok
-}
-
-func (c *memCache) Put(_ context.Context, key string, data []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string][]byte{}
-	}
-	c.m[key] = data
-	return nil
-}
 
 // countingFormat counts RenderPiece calls.
 type countingFormat struct {
@@ -136,7 +112,7 @@ func TestRenderPiecesCached(t *testing.T) {
 	items := manyItems(n)
 	params := map[string]string{"distribution": "stable", "components": "main,contrib", "architectures": "amd64,arm64"}
 	cf := &countingFormat{Format: New(nil)}
-	cache := &memCache{}
+	cache := &formattest.MemCache{}
 	render := func(items []formats.Item) *formattest.MemFS {
 		out := &formattest.MemFS{}
 		err := formats.RenderPieces(context.Background(), cf, formats.RenderRequest{Sink: out, Mode: formats.ModeFiltered, Items: items, Params: params, Now: renderNow},
@@ -184,7 +160,7 @@ func TestRenderPiecesCached(t *testing.T) {
 func TestRenderPiecesSourcesCached(t *testing.T) {
 	items := laidOut(t, "repo-src", srcParams)
 	slices.SortFunc(items, func(a, b formats.Item) int { return strings.Compare(a.Path, b.Path) })
-	cache := &memCache{}
+	cache := &formattest.MemCache{}
 	f := New(nil)
 	render := func(items []formats.Item) *formattest.MemFS {
 		out := &formattest.MemFS{}

@@ -171,7 +171,7 @@ func Run(t *testing.T, f formats.Format, fx Fixture) {
 			t.Fatalf("Render: %v", err)
 		}
 		// A cold and a warm cache must both give Render's bytes.
-		cache := &memCache{m: map[string][]byte{}}
+		cache := &MemCache{}
 		for _, round := range []string{"cold", "warm"} {
 			got, err := render(ctx, f, items, files, fx, func(ctx context.Context, req formats.RenderRequest) error {
 				return formats.RenderPieces(ctx, pr, req, &formats.PieceOptions{Cache: cache})
@@ -193,24 +193,41 @@ func Run(t *testing.T, f formats.Format, fx Fixture) {
 	})
 }
 
-// memCache is an in-memory formats.PieceCache.
-type memCache struct {
+// MemCache is an in-memory formats.PieceCache for tests; the zero value is
+// ready to use and safe for concurrent use. Get and Put copy the bytes.
+type MemCache struct {
 	mu sync.Mutex
 	m  map[string][]byte
 }
 
-func (c *memCache) Get(_ context.Context, key string) ([]byte, bool) {
+// Get implements formats.PieceCache.
+func (c *MemCache) Get(_ context.Context, key string) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b, ok := c.m[key]
 	return append([]byte(nil), b...), ok
 }
 
-func (c *memCache) Put(_ context.Context, key string, data []byte) error {
+// Put implements formats.PieceCache.
+func (c *MemCache) Put(_ context.Context, key string, data []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string][]byte{}
+	}
 	c.m[key] = append([]byte(nil), data...)
 	return nil
+}
+
+// Entries returns the cached entries themselves, for tests that inspect or
+// damage them; not while a render uses the cache.
+func (c *MemCache) Entries() map[string][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string][]byte{}
+	}
+	return c.m
 }
 
 // Scan runs f.Scan over src and collects the entries.

@@ -356,28 +356,11 @@ func (f *Format) renderIndex(ctx context.Context, req formats.RenderRequest, s f
 	if err != nil {
 		return fail(err)
 	}
-	d := Data{
-		Type:          typ,
-		Href:          "repodata/" + sum.Sums["sha256"] + "-" + typ + ".xml" + extOf(comp),
+	d, err := storeNamed(ctx, req.Sink, tmp, Data{
+		Type: typ, Size: sum.Size, OpenSize: sum.OpenSize,
 		Checksums:     formats.Checksums{"sha256": sum.Sums["sha256"]},
-		Size:          sum.Size,
 		OpenChecksums: formats.Checksums{"sha256": sum.OpenSums["sha256"]},
-		OpenSize:      sum.OpenSize,
-	}
-	if comp == None {
-		d.OpenChecksums, d.OpenSize = nil, 0
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return fail(err)
-	}
-	w, err := req.Sink.Create(ctx, d.Href)
-	if err != nil {
-		return fail(err)
-	}
-	_, err = io.Copy(w, tmp)
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
+	}, ".xml", comp)
 	if err != nil {
 		return fail(err)
 	}
@@ -601,31 +584,38 @@ func (iw *indexWriter) finish(ctx context.Context, s formats.Sink) (Data, error)
 	if err := iw.z.Close(); err != nil {
 		return fail(err)
 	}
-	sum := iw.out.sum()
-	d := Data{
-		Type:          iw.typ,
-		Href:          "repodata/" + sum + "-" + iw.typ + iw.suffixOrXML() + extOf(iw.comp),
-		Checksums:     formats.Checksums{"sha256": sum},
-		Size:          iw.out.n,
+	d, err := storeNamed(ctx, s, iw.tmp, Data{
+		Type: iw.typ, Size: iw.out.n, OpenSize: iw.open.n,
+		Checksums:     formats.Checksums{"sha256": iw.out.sum()},
 		OpenChecksums: formats.Checksums{"sha256": iw.open.sum()},
-		OpenSize:      iw.open.n,
-	}
-	if iw.comp == None {
-		d.OpenChecksums, d.OpenSize = nil, 0
-	}
-	if _, err := iw.tmp.Seek(0, io.SeekStart); err != nil {
-		return fail(err)
-	}
-	w, err := s.Create(ctx, d.Href)
+	}, iw.suffixOrXML(), iw.comp)
 	if err != nil {
 		return fail(err)
 	}
-	_, err = io.Copy(w, iw.tmp)
+	return d, nil
+}
+
+// storeNamed copies the finished file tmp to the sink as
+// repodata/<sha256>-<type><suffix><ext>, the name repomd.xml gives it, and
+// returns d with that Href (and without open checksums when uncompressed).
+func storeNamed(ctx context.Context, sink formats.Sink, tmp *os.File, d Data, suffix string, comp Compression) (Data, error) {
+	d.Href = "repodata/" + d.Checksums["sha256"] + "-" + d.Type + suffix + extOf(comp)
+	if comp == None {
+		d.OpenChecksums, d.OpenSize = nil, 0
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return Data{}, err
+	}
+	w, err := sink.Create(ctx, d.Href)
+	if err != nil {
+		return Data{}, err
+	}
+	_, err = io.Copy(w, tmp)
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fail(err)
+		return Data{}, err
 	}
 	return d, nil
 }
