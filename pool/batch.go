@@ -150,19 +150,7 @@ func (b *Batch) park(w *Writer, d Digest) (Info, error) {
 		return Info{}, w.unchmod(err)
 	}
 	// The batch's lock now guards the file: release the Writer's.
-	w.done = true
-	fi, statErr := w.f.Stat()
-	closeErr := w.f.Close()
-	if err := errors.Join(statErr, closeErr); err != nil {
-		if rerr := os.Remove(temp); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
-		return Info{}, err
-	}
-	info := Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}
-	b.pending = append(b.pending, parked{temp: temp, info: info})
-	b.parked[d] = info
-	return info, nil
+	return b.keep(w, temp, d)
 }
 
 // parkInPlace parks a Writer from b.Begin: its file already is in the batch
@@ -180,17 +168,23 @@ func (b *Batch) parkInPlace(w *Writer, d Digest) (Info, error) {
 		}
 		return info, nil
 	}
+	return b.keep(w, w.name, d)
+}
+
+// keep closes w's file, which is at path in the batch directory, and
+// records it as parked until Flush; b.mu is held.
+func (b *Batch) keep(w *Writer, path string, d Digest) (Info, error) {
 	w.done = true
 	fi, statErr := w.f.Stat()
 	closeErr := w.f.Close()
 	if err := errors.Join(statErr, closeErr); err != nil {
-		if rerr := os.Remove(w.name); rerr != nil {
+		if rerr := os.Remove(path); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 		return Info{}, err
 	}
 	info := Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}
-	b.pending = append(b.pending, parked{temp: w.name, info: info})
+	b.pending = append(b.pending, parked{temp: path, info: info})
 	b.parked[d] = info
 	return info, nil
 }
