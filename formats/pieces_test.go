@@ -110,29 +110,6 @@ func (f *pieceFormat) RenderStreams(ctx context.Context, req formats.RenderReque
 	return nil
 }
 
-// memSink keeps written files in memory.
-type memSink struct {
-	mu    sync.Mutex
-	files map[string][]byte
-}
-
-type memFile struct {
-	bytes.Buffer
-	s    *memSink
-	name string
-}
-
-func (f *memFile) Close() error {
-	f.s.mu.Lock()
-	defer f.s.mu.Unlock()
-	f.s.files[f.name] = f.Bytes()
-	return nil
-}
-
-func (s *memSink) Create(_ context.Context, name string) (io.WriteCloser, error) {
-	return &memFile{s: s, name: name}, nil
-}
-
 func pieceItems(n int) []formats.Item {
 	items := make([]formats.Item, n)
 	for i := range items {
@@ -148,12 +125,16 @@ func pieceItems(n int) []formats.Item {
 
 func renderWith(t *testing.T, f *pieceFormat, items []formats.Item, o *formats.PieceOptions) map[string][]byte {
 	t.Helper()
-	sink := &memSink{files: map[string][]byte{}}
+	sink := &formattest.MemFS{}
 	req := formats.RenderRequest{Sink: sink, Mode: formats.ModeFiltered, Items: items, Params: map[string]string{"tag": "t1"}}
 	if err := formats.RenderPieces(context.Background(), f, req, o); err != nil {
 		t.Fatal(err)
 	}
-	return sink.files
+	files := map[string][]byte{}
+	for _, p := range sink.Paths() {
+		files[p], _ = sink.Get(p)
+	}
+	return files
 }
 
 // expected is what a stream's file must decompress to.
@@ -341,7 +322,7 @@ func TestRenderPiecesEmptyAndErrors(t *testing.T) {
 
 	items := pieceItems(10)
 	items[4].Name = "bad"
-	req := formats.RenderRequest{Sink: &memSink{files: map[string][]byte{}}, Mode: formats.ModeFiltered, Items: items}
+	req := formats.RenderRequest{Sink: &formattest.MemFS{}, Mode: formats.ModeFiltered, Items: items}
 	if err := formats.RenderPieces(context.Background(), f, req, nil); err == nil || !strings.Contains(err.Error(), "bad item") {
 		t.Fatalf("a failing piece: %v", err)
 	}
