@@ -1,6 +1,8 @@
 package publish
 
 import (
+	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chantal-lite/chantal/formats"
 	"github.com/chantal-lite/chantal/pool"
 )
 
@@ -63,4 +66,70 @@ func TestParseManifestRejects(t *testing.T) {
 			t.Errorf("%s: parseManifest(%q) succeeded", name, strings.TrimSpace(text))
 		}
 	}
+}
+
+// TestCheckItemsConflictsLikeBruteForce compares checkItems' one-pass
+// directory check with the pairwise definition on random trees whose names
+// sort between a directory and its contents ("a-b", "a.b" before "a/").
+func TestCheckItemsConflictsLikeBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	elems := []string{"a", "a-b", "a.b", "b", "a0", "ab"}
+	for round := range 3000 {
+		n := 1 + rng.IntN(6)
+		seen := map[string]bool{}
+		var in []formats.Item
+		for len(in) < n {
+			depth := 1 + rng.IntN(3)
+			var parts []string
+			for range depth {
+				parts = append(parts, elems[rng.IntN(len(elems))])
+			}
+			p := strings.Join(parts, "/")
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			in = append(in, formats.Item{Path: p, Digest: pool.Sum([]byte(p))})
+		}
+		want := false
+		for _, x := range in {
+			for _, y := range in {
+				if strings.HasPrefix(y.Path, x.Path+"/") {
+					want = true
+				}
+			}
+		}
+		_, err := checkItems(in)
+		if got := errors.Is(err, ErrConflict); got != want {
+			var paths []string
+			for _, it := range in {
+				paths = append(paths, it.Path)
+			}
+			t.Fatalf("round %d: checkItems(%q) = %v, want conflict %v", round, paths, err, want)
+		}
+	}
+}
+
+// TestPlainPathAgreesWithCheckPath: every path the fast test accepts, the
+// full rules accept too.
+func TestPlainPathAgreesWithCheckPath(t *testing.T) {
+	for _, p := range []string{
+		"a", "a/b", "Packages/h/hello-1.0.rpm", "pool/main/h/hello/hello_1.0_all.deb",
+		"", "/a", ".a", "a/.", "a/..", "a//b", "a/", "./a", "../a", "a\\b", "a\x00b", "a\x7fb", "a\nb",
+		"ä/b", ".treeinfo", "a/.hidden", "a/..b", "a/b..", "...",
+	} {
+		if plainPath(p) && checkPath(p) != nil {
+			t.Errorf("plainPath(%q) = true, but checkPath refuses it: %v", p, checkPath(p))
+		}
+	}
+}
+
+func FuzzPlainPath(f *testing.F) {
+	f.Add("a/b")
+	f.Add("a/../b")
+	f.Fuzz(func(t *testing.T, p string) {
+		if plainPath(p) && checkPath(p) != nil {
+			t.Fatalf("plainPath(%q) = true, but checkPath refuses it: %v", p, checkPath(p))
+		}
+	})
 }

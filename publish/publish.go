@@ -397,18 +397,26 @@ func checkItems(in []formats.Item) ([]manifestItem, error) {
 	if !slices.IsSortedFunc(items, byPath) {
 		slices.SortFunc(items, byPath)
 	}
+	// No item may be another item's directory. The paths that start with
+	// a given one form one run in sorted order, so a stack of the earlier
+	// paths that are prefixes of the current one (each a prefix of the
+	// next) is all there is to look at: one that is not a prefix of this
+	// path is no prefix of any later one either. Only the top can be this
+	// path's directory; a lower one would have been the top's.
+	var prefixes []string
 	for i, it := range items {
 		if i > 0 && items[i-1].Path == it.Path {
 			return nil, &PathError{Path: it.Path, Reason: "two items share the path", Err: ErrConflict}
 		}
-		// A directory sorts before what it holds, so only the paths
-		// between the previous item and this one can be its parents;
-		// look each parent up.
-		for d := parentOf(it.Path); d != ""; d = parentOf(d) {
-			if _, ok := slices.BinarySearchFunc(items[:i], d, func(m manifestItem, p string) int { return strings.Compare(m.Path, p) }); ok {
+		for len(prefixes) > 0 && !strings.HasPrefix(it.Path, prefixes[len(prefixes)-1]) {
+			prefixes = prefixes[:len(prefixes)-1]
+		}
+		if n := len(prefixes); n > 0 {
+			if d := prefixes[n-1]; it.Path[len(d)] == '/' {
 				return nil, &PathError{Path: d, Reason: "an item's path is another item's directory", Err: ErrConflict}
 			}
 		}
+		prefixes = append(prefixes, it.Path)
 	}
 	return items, nil
 }
