@@ -165,6 +165,19 @@ func (db *DB) prepare(plan schemaPlan) error {
 			return checkBuckets(tx)
 		})
 	}
+	// A current catalog is only read: a write transaction would commit (and
+	// fsync twice) on every open.
+	current := false
+	if err := db.bolt.View(func(tx *bolt.Tx) error {
+		have, ok, err := readSchema(tx)
+		current = err == nil && ok && have == plan.version && checkBuckets(tx) == nil
+		return nil
+	}); err != nil {
+		return err
+	}
+	if current {
+		return nil
+	}
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		have, ok, err := readSchema(tx)
 		if err != nil {

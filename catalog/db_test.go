@@ -195,3 +195,42 @@ func TestStateIDText(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenCurrentWritesNothing: opening a catalog of the current schema
+// read-write commits nothing (a commit costs two fsyncs on every command).
+func TestOpenCurrentWritesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	db, err := catalog.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	txid := func() int {
+		b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		tx, err := b.Begin(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		return tx.ID()
+	}
+	before := txid()
+	for range 3 {
+		db, err := catalog.Open(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := txid(); after != before {
+		t.Errorf("three read-write opens committed %d transactions, want none", after-before)
+	}
+}
