@@ -229,8 +229,13 @@ func Open(dir string, opts ...Option) (*Mirror, error) {
 		log: o.log, reporter: o.reporter, now: o.now, transport: o.transport,
 		lockWait: o.lockWait, noSync: o.noSync,
 	}
-	// Create the catalog (and migrate it) once, so that read-only opens work.
-	if err := m.update(context.Background(), func(*catalog.Tx) error { return nil }); err != nil {
+	// Create the catalog (and migrate it) once, so that read-only opens
+	// work. Opening read-write does that; a current catalog is not written.
+	db, err := catalog.Open(m.catalogPath(), &catalog.Options{Timeout: m.lockWait, NoSync: m.noSync, Logger: m.log})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Close(); err != nil {
 		return nil, err
 	}
 	return m, nil
