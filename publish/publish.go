@@ -54,6 +54,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -304,22 +305,32 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 
 	// Nothing in the live tree has changed yet; refuse conflicts now.
 	tops := map[string]bool{}
-	for _, it := range items {
-		tops[topName(it.Path)] = true
+	prevTop := ""
+	for _, it := range items { // sorted: a top-level name's items are together
+		if t := topName(it.Path); t != prevTop {
+			tops[t], prevTop = true, t
+		}
 	}
 	for _, e := range m.Entries {
 		if tops[e] {
+			sink.release()
 			return res, r.dropStage(stage, &PathError{Path: e, Reason: "rendered metadata and a payload share a top-level name", Err: ErrConflict})
 		}
 		if err := r.checkTop(e); err != nil {
+			sink.release()
 			return res, r.dropStage(stage, err)
 		}
 	}
 
-	// The manifest is written while the payloads are linked.
+	// The rendered files are fsynced and the manifest is written while the
+	// payloads are linked.
+	syncc := make(chan error, 1)
+	go func() { syncc <- sink.sync() }()
+	synced := sync.OnceValue(func() error { return <-syncc })
 	manc := make(chan error, 1)
 	go func() { manc <- r.t.writeManifest(m) }()
 	fail := func(err error) (Result, error) {
+		synced()
 		if <-manc == nil {
 			r.t.op()
 			os.Remove(r.t.abs(manifestPath(id))) // best effort: err is the one to report
@@ -331,6 +342,9 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 		return fail(err)
 	}
 	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if err := synced(); err != nil {
 		return fail(err)
 	}
 	if r.sync {
@@ -449,9 +463,14 @@ func (r *run) render(ctx context.Context, req Request, stage string, m *manifest
 		return nil, err
 	}
 	sink := newStagingSink(newTree(r.t.abs(stage), r.sync, &r.ops))
-	ritems := make([]formats.Item, len(req.Items))
-	copy(ritems, req.Items)
-	slices.SortStableFunc(ritems, func(a, b formats.Item) int { return strings.Compare(a.Path, b.Path) })
+	// Render sees the items by path; the caller's slice is copied only
+	// when it has to be sorted.
+	byPath := func(a, b formats.Item) int { return strings.Compare(a.Path, b.Path) }
+	ritems := req.Items
+	if !slices.IsSortedFunc(ritems, byPath) {
+		ritems = slices.Clone(ritems)
+		slices.SortStableFunc(ritems, byPath)
+	}
 	render := req.Format.Render
 	if req.Render != nil {
 		render = req.Render
@@ -473,13 +492,16 @@ func (r *run) render(ctx context.Context, req Request, stage string, m *manifest
 		err = fmt.Errorf("render left %d file(s) unclosed, first %s", len(left), left[0])
 	}
 	if err != nil {
+		sink.release()
 		return nil, fmt.Errorf("rendering %s metadata: %w", req.Format.Name(), err)
 	}
 	des, err := os.ReadDir(r.t.abs(stage))
 	if err != nil {
+		sink.release()
 		return nil, fmt.Errorf("reading staged metadata: %w", err)
 	}
 	if len(des) == 0 {
+		sink.release()
 		return nil, fmt.Errorf("rendering %s metadata: no file rendered", req.Format.Name())
 	}
 	for _, de := range des {

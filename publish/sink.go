@@ -7,6 +7,8 @@ import (
 	"os"
 	"slices"
 	"sync"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // stagingSink is the formats.Sink handed to Render: it creates files below the
@@ -18,7 +20,15 @@ type stagingSink struct {
 	mu    sync.Mutex
 	files []string
 	open  map[string]*stagedFile
+	// closed are files Render closed whose fsync is deferred to sync, so
+	// that the disk writes of all of them overlap each other and the rest
+	// of the publish instead of each blocking its renderer.
+	closed []*os.File
 }
+
+// maxDeferredSyncs bounds the files kept open for the deferred fsync; a
+// file closed beyond it is fsynced by Close.
+const maxDeferredSyncs = 64
 
 func newStagingSink(t *tree) *stagingSink {
 	return &stagingSink{t: t, open: map[string]*stagedFile{}}
@@ -97,6 +107,42 @@ func (s *stagingSink) closeLeftovers() []string {
 	return out
 }
 
+// sync fsyncs the files whose fsync Close deferred, several at a time, and
+// closes them. It must be called, once, before the staging directory is
+// renamed into place; release closes them without syncing on failure.
+func (s *stagingSink) sync() error {
+	s.mu.Lock()
+	fs := s.closed
+	s.closed = nil
+	s.mu.Unlock()
+	var g errgroup.Group
+	g.SetLimit(8)
+	for _, f := range fs {
+		g.Go(func() error {
+			err := f.Sync()
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("syncing staged metadata: %w", err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// release closes the files still waiting for sync.
+func (s *stagingSink) release() {
+	s.mu.Lock()
+	fs := s.closed
+	s.closed = nil
+	s.mu.Unlock()
+	for _, f := range fs {
+		f.Close() // read-only use left; the publish is failing anyway
+	}
+}
+
 // count returns how many files were rendered.
 func (s *stagingSink) count() int {
 	s.mu.Lock()
@@ -132,15 +178,28 @@ type stagedFile struct {
 
 func (w *stagedFile) Write(b []byte) (int, error) { return w.f.Write(b) }
 
-// Close fsyncs (unless Options.NoSync) and closes the file. Only the first
-// call does anything.
+// Close ends the file. Unless Options.NoSync, it starts the file's disk
+// writes and leaves the file open for stagingSink.sync (or fsyncs it now
+// when too many wait). Only the first call does anything.
 func (w *stagedFile) Close() error {
 	w.once.Do(func() {
 		if w.s.t.sync {
-			w.err = w.f.Sync()
-		}
-		if err := w.f.Close(); w.err == nil {
-			w.err = err
+			w.s.mu.Lock()
+			deferred := len(w.s.closed) < maxDeferredSyncs
+			if deferred {
+				w.s.closed = append(w.s.closed, w.f)
+			}
+			w.s.mu.Unlock()
+			if deferred {
+				startWriteback(w.f)
+			} else {
+				w.err = w.f.Sync()
+				if err := w.f.Close(); w.err == nil {
+					w.err = err
+				}
+			}
+		} else {
+			w.err = w.f.Close()
 		}
 		if w.err != nil {
 			w.err = fmt.Errorf("writing %s: %w", w.path, w.err)
