@@ -103,7 +103,7 @@ func (b *Batch) Begin(ctx context.Context, req BeginRequest) (*Writer, error) {
 	}
 	b.seq++
 	name := filepath.Join(b.dir, "w"+strconv.Itoa(b.seq))
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, blobMode)
+	f, err := createExcl(name, blobMode)
 	if err != nil {
 		return nil, fmt.Errorf("pool: beginning blob: %w", err)
 	}
@@ -269,40 +269,14 @@ func (b *Batch) install(ctx context.Context, todo []parked) (int, error) {
 			return 0, err
 		}
 	}
-	dirs := map[string]bool{}
+	dirs := map[string]bool{} // to sync one by one (perFile)
 	for i, p := range todo {
 		if perFile {
 			if err := syncPath(p.temp); err != nil {
 				return i, err
 			}
 		}
-		dst := s.Path(p.info.Digest)
-		dir := filepath.Dir(dst)
-		if !dirs[dir] {
-			created, err := mkdirNew(dir)
-			if err != nil {
-				return i, err
-			}
-			dirs[dir] = true
-			if created {
-				dirs[filepath.Dir(dir)] = true
-			}
-		}
-		moved, err := renameNoReplace(p.temp, dst)
-		if err != nil {
-			return i, err
-		}
-		if moved {
-			continue
-		}
-		if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() && fi.Size() == p.info.Size {
-			// Stored meanwhile by another writer: keep that file.
-			if err := os.Remove(p.temp); err != nil {
-				return i, err
-			}
-			continue
-		}
-		if err := os.Rename(p.temp, dst); err != nil {
+		if err := s.moveIn(p, dirs, perFile); err != nil {
 			return i, err
 		}
 	}
@@ -318,6 +292,64 @@ func (b *Batch) install(ctx context.Context, todo []parked) (int, error) {
 		}
 	}
 	return len(todo), nil
+}
+
+// moveIn moves the parked file p to its canonical path, unless the pool
+// holds the blob already (then the parked file is removed). With perFile it
+// adds the directories it changed to dirs.
+func (s *Store) moveIn(p parked, dirs map[string]bool, perFile bool) error {
+	d := p.info.Digest
+	dst := s.Path(d)
+	dir := filepath.Dir(dst)
+	for retried := false; ; retried = true {
+		created, err := s.fanoutDir(d, dir)
+		if err != nil {
+			return err
+		}
+		if perFile {
+			dirs[dir] = true
+			if created {
+				dirs[filepath.Dir(dir)] = true
+			}
+		}
+		err = s.rename(p, dst)
+		if errors.Is(err, fs.ErrNotExist) && !retried {
+			// The blob directory was removed behind the pool's back: make
+			// it again, once.
+			s.fanout[d[0]].Store(false)
+			continue
+		}
+		return err
+	}
+}
+
+// rename moves p's file to dst without replacing a blob already there.
+func (s *Store) rename(p parked, dst string) error {
+	moved, err := renameNoReplace(p.temp, dst)
+	if err != nil || moved {
+		return err
+	}
+	if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() && fi.Size() == p.info.Size {
+		// Stored meanwhile by another writer: keep that file.
+		return os.Remove(p.temp)
+	}
+	return os.Rename(p.temp, dst)
+}
+
+// fanoutDir makes sure dir, the blob directory of d, exists: the first
+// time a Store is asked for it, it creates it unless it exists, afterwards
+// it trusts that it still does (the pool never removes one; moveIn makes it
+// again if it went away). It reports whether it created dir.
+func (s *Store) fanoutDir(d Digest, dir string) (bool, error) {
+	if s.fanout[d[0]].Load() {
+		return false, nil
+	}
+	created, err := mkdirNew(dir)
+	if err != nil {
+		return false, err
+	}
+	s.fanout[d[0]].Store(true)
+	return created, nil
 }
 
 // mkdirNew creates dir unless it exists and reports whether it did.

@@ -520,3 +520,43 @@ func TestBatchBegin(t *testing.T) {
 		t.Errorf("Begin after Discard = %v, want ErrClosed", err)
 	}
 }
+
+// TestBatchRemadeBlobDir checks that a Flush makes a blob directory again
+// when it was removed after an earlier Flush of the same Store created it.
+func TestBatchRemadeBlobDir(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	first := "first blob"
+	d := pool.Sum([]byte(first))
+	second := ""
+	for i := 0; ; i++ { // another content in the same blob directory
+		c := fmt.Sprintf("second blob %d", i)
+		if pool.Sum([]byte(c)).String()[:2] == d.String()[:2] {
+			second = c
+			break
+		}
+	}
+	for _, c := range []string{first, second} {
+		b := s.NewBatch()
+		if _, err := commitTo(t, s, b, "", c); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Flush(ctx); err != nil {
+			t.Fatalf("Flush of %q: %v", c, err)
+		}
+		if err := b.Discard(); err != nil {
+			t.Fatal(err)
+		}
+		if got := readBlob(t, s, pool.Sum([]byte(c))); got != c {
+			t.Fatalf("blob = %q, want %q", got, c)
+		}
+		if c == first {
+			if err := s.Remove(d); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(filepath.Dir(s.Path(d))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -70,6 +71,10 @@ type Store struct {
 	opts Options
 	log  *slog.Logger
 	bufs sync.Pool // *[]byte of bufSize
+
+	// fanout[b] is set once the blob directory of digests starting with
+	// byte b is known to exist (Batch.Flush).
+	fanout [256]atomic.Bool
 
 	// link makes a hard link; tests replace it to simulate EXDEV and friends.
 	link func(oldname, newname string) error
