@@ -199,11 +199,32 @@ func (m *Mirror) runPublish(ctx context.Context, j *pubJob) (*PublishResult, err
 		return nil, j.fail(err)
 	}
 	defer poolLock.Unlock()
+	params := formatParams(j.rc)
+	j.params = params
+	target, err := filepath.Abs(j.target)
+	if err != nil {
+		return nil, j.fail(err)
+	}
+	// The state loads while the signing key does (parsing an RSA key takes
+	// milliseconds); a target that already holds this publish stops it.
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	loadc := make(chan error, 1)
+	if j.load != nil {
+		go func() { loadc <- j.load(lctx, j) }()
+	} else {
+		loadc <- nil
+	}
+	stopLoad := func() {
+		cancel()
+		<-loadc
+	}
 	var signer formats.Signer
 	var keyFile string
 	if j.mode != formats.ModeMirror {
 		s, err := m.signer(j.rc)
 		if err != nil {
+			stopLoad()
 			return nil, j.fail(err)
 		}
 		// Signatures carry the state time too, so the same state always
@@ -216,22 +237,17 @@ func (m *Mirror) runPublish(ctx context.Context, j *pubJob) (*PublishResult, err
 		}
 		signer = s.WithClock(func() time.Time { return now })
 		if keyFile, err = m.writePublicKey(s.PublicKey()); err != nil {
+			stopLoad()
 			return nil, j.fail(err)
 		}
 	}
-	params := formatParams(j.rc)
-	j.params = params
-	target, err := filepath.Abs(j.target)
-	if err != nil {
-		return nil, j.fail(err)
-	}
 	key := publishKey(j.key, j.format.Name(), j.mode, params, signer, j.now)
 	res, done := unchangedTarget(target, key)
-	if !done {
-		if j.load != nil {
-			if err := j.load(ctx, j); err != nil {
-				return nil, j.fail(err)
-			}
+	if done {
+		stopLoad()
+	} else {
+		if err := <-loadc; err != nil {
+			return nil, j.fail(err)
 		}
 		files, links := splitLinks(j.files)
 		res, err = publish.Publish(ctx, publish.Request{
