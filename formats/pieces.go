@@ -63,6 +63,10 @@ type Streams interface {
 	Names() []string
 	// Count is the number of pieces emitted into a stream.
 	Count(stream string) int
+	// Size is the number of bytes of a stream's pieces, uncompressed (a
+	// renderer that keeps a file in memory, to sign it, sizes its buffer
+	// with it).
+	Size(stream string) int64
 	// Open reads the concatenation of a stream's pieces, uncompressed.
 	Open(ctx context.Context, stream string) (io.ReadCloser, error)
 	// Write writes req.Header, the pieces of req.Streams and req.Footer to
@@ -285,9 +289,10 @@ type assembly struct {
 	cache PieceCache
 	par   int
 	segs  []*segment
-	// names and counts over all segments, set by index.
+	// names, counts and sizes over all segments, set by index.
 	names  []string
 	counts map[string]int
+	sizes  map[string]int64
 	// held counts the rendered bytes kept in memory after caching them.
 	held atomic.Int64
 }
@@ -472,9 +477,11 @@ func (a *assembly) render(ctx context.Context, s *segment, keep bool) error {
 
 func (a *assembly) index() {
 	a.counts = map[string]int{}
+	a.sizes = map[string]int64{}
 	for _, s := range a.segs {
 		for _, st := range s.streams {
 			a.counts[st.name] += st.count
+			a.sizes[st.name] += st.size
 		}
 	}
 	for n := range a.counts {
@@ -486,6 +493,8 @@ func (a *assembly) index() {
 func (a *assembly) Names() []string { return slices.Clone(a.names) }
 
 func (a *assembly) Count(stream string) int { return a.counts[stream] }
+
+func (a *assembly) Size(stream string) int64 { return a.sizes[stream] }
 
 // find returns the index of stream in s, or -1.
 func (s *segment) find(stream string) int {

@@ -75,7 +75,7 @@ func (f *pieceFormat) RenderStreams(ctx context.Context, req formats.RenderReque
 				if err != nil {
 					return err
 				}
-				header := fmt.Sprintf("header %s %d\n", name, s.Count(name))
+				header := fmt.Sprintf("header %s %d %d\n", name, s.Count(name), s.Size(name))
 				sum, err := s.Write(gctx, w, formats.StreamWrite{
 					Streams: []string{name}, Header: []byte(header), Footer: []byte("footer\n"), Compression: c,
 					Hashes: []string{"sha256", "md5"}, OpenHashes: []string{"sha256"}, Resumable: name != "b",
@@ -151,7 +151,7 @@ func expected(items []formats.Item, stream string) string {
 			n++
 		}
 	}
-	return fmt.Sprintf("header %s %d\n", stream, n) + b.String() + "footer\n"
+	return fmt.Sprintf("header %s %d %d\n", stream, n, b.Len()) + b.String() + "footer\n"
 }
 
 func decompressed(t *testing.T, name string, data []byte) string {

@@ -224,6 +224,7 @@ func (Format) RenderStreams(ctx context.Context, req formats.RenderRequest, s fo
 	var signed bytes.Buffer
 	out := io.Writer(w)
 	if req.Signer != nil {
+		signed.Grow(int(s.Size("index")))
 		out = io.MultiWriter(w, &signed)
 	}
 	_, err = s.Write(ctx, out, formats.StreamWrite{Streams: []string{"index"}, Resumable: true})
