@@ -658,13 +658,18 @@ func (rs *repoSync) keepOldState(ctx context.Context) error {
 // on the others. It takes only items a sync is sure to want (no retention
 // policy, no filter that looks at all items, a digest declared, not a remote
 // item), ignores failures (reconcile fetches what is still missing and
-// reports it) and group-commits like reconcile. reconcile counts what it
-// fetched (take).
+// reports it) and group-commits like reconcile, flushing in a goroutine of
+// its own so the downloads go on meanwhile. reconcile counts what it
+// fetched (finish).
 type prefetcher struct {
 	rs    *repoSync
 	batch *pool.Batch
 	jobs  chan prefetchJob
 	wg    sync.WaitGroup
+	// flushes takes groups of downloads to flush to the flusher; one may
+	// wait while another flushes, then the downloads wait.
+	flushes chan []fetched
+	flusher sync.WaitGroup
 
 	mu        sync.Mutex
 	unflushed []fetched
@@ -686,6 +691,8 @@ type prefetchJob struct {
 	size      int64
 	digest    pool.Digest
 	checksums formats.Checksums
+	// absent: fetch without looking into the pool first (see add).
+	absent bool
 }
 
 // newPrefetcher starts the download goroutines, or returns nil when the
@@ -694,25 +701,44 @@ func (rs *repoSync) newPrefetcher(ctx context.Context) *prefetcher {
 	if pol := rs.rc.Retention.Policy; pol != "" && pol != config.RetentionMirror || postFilters(rs.rc) {
 		return nil
 	}
-	p := &prefetcher{rs: rs, batch: rs.m.pool.NewBatch(), jobs: make(chan prefetchJob, 4096), done: map[pool.Digest]int64{}}
+	p := &prefetcher{rs: rs, batch: rs.m.pool.NewBatch(), jobs: make(chan prefetchJob, 4096),
+		flushes: make(chan []fetched, 1), done: map[pool.Digest]int64{}}
 	for range max(rs.m.cfg.DownloadFor(rs.rc).Parallel, 1) {
 		p.wg.Go(func() { p.work(ctx) })
 	}
+	p.flusher.Go(func() {
+		for ready := range p.flushes {
+			p.flush(ctx, ready)
+		}
+	})
 	return p
 }
 
-// add queues w's payload, unless it is not for prefetching.
+// add queues w's payload, unless it is not for prefetching. A payload
+// whose item is new to the catalog (w.fresh) is fetched without a look into
+// the pool first: payloads enter the pool with their items (the catalog
+// keeps an item while a state references it), so the pool holds such a
+// blob only when an item was pruned and its blob not yet collected. Then
+// the download is wasted but harmless: the batch keeps the blob already in
+// place. A first sync saves an lstat of a missing file per payload.
 func (p *prefetcher) add(ctx context.Context, w *wanted) {
 	if p == nil || w.Digest.IsZero() || w.Fields[formats.FieldRemote] == "true" {
 		return
 	}
-	algo, sum, err := verify.Strongest(w.Checksums)
-	if err != nil {
-		return // reconcile reports it
+	j := prefetchJob{from: w.from, size: w.Size, digest: w.Digest, absent: w.fresh}
+	if !w.stored {
+		j.from = strings.Clone(w.from) // slim copies it otherwise
 	}
-	j := prefetchJob{from: strings.Clone(w.from), size: w.Size, digest: w.Digest}
-	if algo != "sha256" || sum != w.Digest.String() {
-		j.checksums = formats.Checksums{algo: strings.Clone(sum)}
+	// Without checksums, a slimmed item verifies the SHA-256 of its digest
+	// (slim dropped it as redundant); so does a job without checksums.
+	if len(w.Checksums) > 0 || !w.stored {
+		algo, sum, err := verify.Strongest(w.Checksums)
+		if err != nil {
+			return // reconcile reports it
+		}
+		if algo != "sha256" || sum != w.Digest.String() {
+			j.checksums = formats.Checksums{algo: strings.Clone(sum)}
+		}
 	}
 	select {
 	case p.jobs <- j:
@@ -726,8 +752,10 @@ func (p *prefetcher) work(ctx context.Context) {
 		if ctx.Err() != nil {
 			continue // drain
 		}
-		if ok, err := m.pool.Has(j.digest); err != nil || ok {
-			continue
+		if !j.absent {
+			if ok, err := m.pool.Has(j.digest); err != nil || ok {
+				continue
+			}
 		}
 		cs := j.checksums
 		if cs == nil {
@@ -746,7 +774,9 @@ func (p *prefetcher) work(ctx context.Context) {
 			ready, p.unflushed, p.pending = p.unflushed, nil, 0
 		}
 		p.mu.Unlock()
-		p.flush(ctx, ready)
+		if ready != nil {
+			p.flushes <- ready
+		}
 	}
 }
 
@@ -778,6 +808,8 @@ func (p *prefetcher) finish(ctx context.Context) map[pool.Digest]int64 {
 	}
 	close(p.jobs)
 	p.wg.Wait()
+	close(p.flushes)
+	p.flusher.Wait()
 	p.flush(ctx, p.unflushed)
 	if err := p.batch.Discard(); err != nil {
 		p.rs.m.log.Warn("discarding prefetch batch", "repo", p.rs.rc.ID, "err", err)

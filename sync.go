@@ -397,14 +397,15 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 	// their own while the scan goes on (one batch at a time, in order).
 	var batch []wanted
 	pending := 0
-	st := &storer{rs: rs}
-	// Payloads download while the scan goes on, when that is safe.
+	// Payloads download while the scan goes on, when that is safe: the
+	// storer hands each batch to the prefetcher once the catalog has it.
 	pctx, stopPrefetch := context.WithCancel(ctx)
 	defer stopPrefetch()
 	var pf *prefetcher
 	if storeEarly {
 		pf = rs.newPrefetcher(pctx)
 	}
+	st := &storer{rs: rs, pf: pf, pctx: pctx}
 	err = rs.format.Scan(ctx, sreq, func(e formats.Entry) error {
 		switch {
 		case e.Item != nil:
@@ -419,7 +420,6 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 				want = append(want, w)
 				return nil
 			}
-			pf.add(pctx, &w)
 			batch = append(batch, w)
 			for _, f := range w.Fragments {
 				pending += len(f)
@@ -441,6 +441,15 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 		}
 		return nil
 	})
+	if err == nil && storeEarly && len(batch) > 0 {
+		// The last batch too, so that its payloads are prefetched.
+		stored, serr := st.wait()
+		want = append(want, stored...)
+		if err = serr; err == nil {
+			st.start(ctx, batch)
+			batch = nil
+		}
+	}
 	stored, serr := st.wait()
 	want = append(append(want, stored...), batch...)
 	prefetching := pf != nil
@@ -480,9 +489,12 @@ const itemBatch = 2000
 const itemBatchBytes = 2 << 20
 
 // storer writes batches of scanned items (storeItems) in a goroutine of its
-// own, one batch at a time, so the catalog's commits overlap the scan.
+// own, one batch at a time, so the catalog's commits overlap the scan, and
+// then queues their payloads in the prefetcher (if any).
 type storer struct {
 	rs   *repoSync
+	pf   *prefetcher
+	pctx context.Context  // the prefetcher's
 	done chan storeResult // the batch in flight; nil when none is
 }
 
@@ -498,6 +510,11 @@ func (s *storer) start(ctx context.Context, batch []wanted) {
 	s.done = done
 	go func() {
 		err := s.rs.storeItems(ctx, batch)
+		if err == nil {
+			for i := range batch {
+				s.pf.add(s.pctx, &batch[i])
+			}
+		}
 		done <- storeResult{batch, err}
 	}()
 }
@@ -527,9 +544,12 @@ func (rs *repoSync) storeItems(ctx context.Context, batch []wanted) error {
 			if it.Digest.IsZero() {
 				continue
 			}
-			if ok, err := tx.HasItem(it.Digest); err != nil {
+			ok, err := tx.HasItem(it.Digest)
+			if err != nil {
 				return err
-			} else if ok {
+			}
+			batch[i].fresh = !ok
+			if ok {
 				continue
 			}
 			put = append(put, catalog.Item{
@@ -720,6 +740,9 @@ type wanted struct {
 	// stored is set when the catalog holds the item (storeItems) and the
 	// item was slimmed.
 	stored bool
+	// fresh is set when storeItems found the item new to the catalog: its
+	// payload is almost surely not in the pool (see prefetcher.add).
+	fresh bool
 }
 
 // filter applies the repository's filters to the scanned items: with

@@ -1,11 +1,17 @@
 package chantal_test
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/chantal-lite/chantal"
+	"github.com/chantal-lite/chantal/pool"
 )
 
 // TestSyncManyBatches syncs more items than one catalog batch holds (they are
@@ -66,10 +72,13 @@ func TestSyncPrefetch(t *testing.T) {
 	for i := range n {
 		paths = append(paths, up.add(fmt.Sprintf("q%05d", i), "1.0"))
 	}
-	var added atomic.Int64
+	var added, late atomic.Int64
 	m := testMirror(t, up.srv.URL, "", chantal.WithReporter(chantal.ReporterFunc(func(e chantal.Event) {
-		if e.Kind == chantal.ItemAdded {
+		switch e.Kind {
+		case chantal.ItemAdded:
 			added.Add(1)
+		case chantal.FetchStarted: // a download after the scan
+			late.Add(1)
 		}
 	})))
 	rr := mustSync(t, m, chantal.SyncRequest{Repos: []string{"r1"}})
@@ -78,6 +87,9 @@ func TestSyncPrefetch(t *testing.T) {
 	}
 	if added.Load() != n {
 		t.Errorf("%d ItemAdded events, want %d", added.Load(), n)
+	}
+	if late.Load() != 0 {
+		t.Errorf("%d payloads downloaded after the scan, want all prefetched", late.Load())
 	}
 	var bytes int64
 	for _, p := range paths {
@@ -88,5 +100,68 @@ func TestSyncPrefetch(t *testing.T) {
 	}
 	if rr.Bytes != bytes {
 		t.Errorf("result reports %d bytes, want %d", rr.Bytes, bytes)
+	}
+}
+
+// TestSyncPrefetchPrunedItems syncs payloads whose items GC pruned while
+// their blobs stayed in the pool (inside the grace window): the prefetcher
+// fetches such items' payloads without looking into the pool first, and the
+// group commit keeps the blobs already there.
+func TestSyncPrefetchPrunedItems(t *testing.T) {
+	up := newUpstream(t)
+	const n = 50
+	var paths []string
+	for i := range n {
+		paths = append(paths, up.add(fmt.Sprintf("r%03d", i), "1.0"))
+	}
+	m := testMirror(t, up.srv.URL, "")
+	ctx := context.Background()
+	if rr := mustSync(t, m, chantal.SyncRequest{Repos: []string{"r1"}}); rr.Err != nil || rr.Downloaded != n {
+		t.Fatalf("first sync: err %v, downloaded %d", rr.Err, rr.Downloaded)
+	}
+	inodes := map[string]uint64{}
+	for _, p := range paths {
+		d := pool.Sum(up.pkgs[p])
+		fi, err := os.Stat(m.Pool().Path(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inodes[p] = fi.Sys().(*syscall.Stat_t).Ino
+	}
+	for _, p := range paths {
+		up.remove(p)
+	}
+	if rr := mustSync(t, m, chantal.SyncRequest{Repos: []string{"r1"}}); rr.Err != nil || len(rr.Removed) != n {
+		t.Fatalf("emptying sync: err %v, removed %d", rr.Err, len(rr.Removed))
+	}
+	gc, err := m.GC(ctx, chantal.GCRequest{Grace: time.Hour})
+	if err != nil || gc.PrunedItems != n || gc.Removed != 0 {
+		t.Fatalf("GC: %+v, %v; want %d items pruned, no blob removed", gc, err, n)
+	}
+	for i := range n {
+		up.add(fmt.Sprintf("r%03d", i), "1.0")
+	}
+	rr := mustSync(t, m, chantal.SyncRequest{Repos: []string{"r1"}})
+	if rr.Err != nil || len(rr.Failed) > 0 || len(rr.Added) != n {
+		t.Fatalf("sync after GC: err %v, failed %v, added %d", rr.Err, rr.Failed, len(rr.Added))
+	}
+	for _, p := range paths {
+		// Fetched again: the pool was not asked (the item was new to the
+		// catalog); this download is the one the test is about.
+		if c := up.count(p); c != 2 {
+			t.Errorf("%s requested %d times, want twice", p, c)
+		}
+		d := pool.Sum(up.pkgs[p])
+		fi, err := os.Stat(m.Pool().Path(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Sys().(*syscall.Stat_t).Ino != inodes[p] {
+			t.Errorf("%s: blob replaced, want the one in the pool kept", p)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(m.Pool().Root(), "tmp"))
+	if err != nil || len(entries) != 0 {
+		t.Errorf("tmp/ holds %d entries (%v), want none", len(entries), err)
 	}
 }
