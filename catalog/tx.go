@@ -296,9 +296,10 @@ func (tx *Tx) PutItems(items []Item) error {
 			if err := tx.logItemChange(it.Digest); err != nil {
 				return err
 			}
-		}
-		if err := tx.unindexItem(it.Digest); err != nil {
-			return err
+			// A new item has no index entries: no second look-up.
+			if err := tx.unindexItem(it.Digest); err != nil {
+				return err
+			}
 		}
 		if err := bucket.Put(it.Digest[:], data); err != nil {
 			return fmt.Errorf("put item %s: %w", it.Digest, err)
