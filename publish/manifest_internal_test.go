@@ -2,10 +2,12 @@ package publish
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -42,6 +44,7 @@ func TestManifestRoundTrip(t *testing.T) {
 		t.Errorf("created %v, want %v", got.Created, want.Created)
 	}
 	got.Created = want.Created
+	want.lines = "" // encoded for writing; read back as Items
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got, want)
 	}
@@ -132,4 +135,103 @@ func FuzzPlainPath(f *testing.F) {
 			t.Fatalf("plainPath(%q) = true, but checkPath refuses it: %v", p, checkPath(p))
 		}
 	})
+}
+
+// TestCompareItemsLikeMaps checks compareItems, which reads a manifest's
+// item lines without decoding the equal ones, against the same comparison
+// done with maps of fully parsed manifests.
+func TestCompareItemsLikeMaps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, versionsDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var ops atomic.Int64
+	tr := newTree(dir, false, &ops)
+	random := func() []manifestItem {
+		seen := map[string]bool{}
+		var out []manifestItem
+		for range rng.IntN(12) {
+			p := fmt.Sprintf("pool/%c/p%d.deb", 'a'+rng.IntN(3), rng.IntN(8))
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, manifestItem{Path: p, Digest: pool.Sum([]byte{byte(rng.IntN(2))})})
+			}
+		}
+		slices.SortFunc(out, func(a, b manifestItem) int { return strings.Compare(a.Path, b.Path) })
+		return out
+	}
+	for round := range 2000 {
+		old := &manifest{ID: fmt.Sprintf("20261126T120000Z-%08d", round), Created: time.Unix(0, 0), Items: random()}
+		if err := tr.writeManifest(old); err != nil {
+			t.Fatal(err)
+		}
+		lazy, err := readManifestLines(dir, old.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items := random()
+		oldBy := map[string]pool.Digest{}
+		for _, it := range old.Items {
+			oldBy[it.Path] = it.Digest
+		}
+		newBy := map[string]bool{}
+		var wantChanged, wantGone, gotChanged, gotGone []string
+		for _, it := range items {
+			newBy[it.Path] = true
+			if d, ok := oldBy[it.Path]; !ok || d != it.Digest {
+				wantChanged = append(wantChanged, fmt.Sprint(it.Path, " ", ok))
+			}
+		}
+		for _, it := range old.Items {
+			if !newBy[it.Path] {
+				wantGone = append(wantGone, it.Path)
+			}
+		}
+		err = compareItems(lazy, &manifest{Items: items}, func(i int, existed bool) error {
+			gotChanged = append(gotChanged, fmt.Sprint(items[i].Path, " ", existed))
+			return nil
+		}, func(p string) error {
+			gotGone = append(gotGone, p)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(gotChanged, wantChanged) || !slices.Equal(gotGone, wantGone) {
+			t.Fatalf("round %d: changed %q gone %q, want %q and %q", round, gotChanged, gotGone, wantChanged, wantGone)
+		}
+	}
+}
+
+func TestReadManifestLinesRejects(t *testing.T) {
+	h := pool.Sum(nil).String()
+	head := manifestMagic + "\nid 20261126T120000Z-00000000\n"
+	for name, text := range map[string]string{
+		"out of order":   head + "item " + h + " b\nitem " + h + " a\n",
+		"twice":          head + "item " + h + " a\nitem " + h + " a\n",
+		"not an item":    head + "item " + h + " a\nentry x\n",
+		"short digest":   head + "item abc x\n",
+		"no path":        head + "item " + h + " \n",
+		"unterminated":   head + "item " + h + " a",
+		"bad head":       manifestMagic + "\nfrobnicate\nitem " + h + " a\n",
+		"other version":  manifestMagic + "\nid 20261126T120000Z-11111111\n",
+		"entry in items": head + "item " + h + " a\nentry x\nitem " + h + " b\n",
+	} {
+		dir := t.TempDir()
+		if err := os.Mkdir(filepath.Join(dir, versionsDir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, versionsDir, "20261126T120000Z-00000000.manifest"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readManifestLines(dir, "20261126T120000Z-00000000"); err == nil {
+			t.Errorf("%s: readManifestLines succeeded", name)
+		}
+	}
+	// A path is checked when it is handed on: an escaping one is an error.
+	m := &manifest{lines: "item " + h + " ../x\n"}
+	if err := compareItems(m, &manifest{}, nil, func(string) error { return nil }); err == nil {
+		t.Error("compareItems handed on ../x")
+	}
 }

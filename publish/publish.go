@@ -272,7 +272,7 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 	go func() {
 		pre := map[string]*manifest{}
 		for _, id := range dropIDs {
-			if m, err := readManifest(r.target, id); err == nil {
+			if m, err := readManifestLines(r.target, id); err == nil {
 				pre[id] = m
 			}
 		}
@@ -285,7 +285,7 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 			curc <- &manifest{} // first publish: nothing is there yet
 			return
 		}
-		cur, err := readManifest(r.target, st.Versions[0].ID)
+		cur, err := readManifestLines(r.target, st.Versions[0].ID)
 		if err != nil {
 			r.log.Warn("publish: current manifest unreadable, checking every payload", "path", r.target, "err", err)
 			cur = nil
@@ -296,7 +296,15 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 	id := newID(req.Now, req.Key, st)
 	m := &manifest{ID: id, Key: req.Key, Created: req.Now, Items: items}
 	stage := versionPath(id) + ".tmp"
+	// The manifest's item lines, written later and compared with the
+	// current version's, are encoded while the metadata renders.
+	linesc := make(chan struct{})
+	go func() {
+		m.itemLines()
+		close(linesc)
+	}()
 	sink, err := r.render(ctx, req, stage, m)
+	<-linesc
 	cur := <-curc
 	if err != nil {
 		return res, r.dropStage(stage, err)
@@ -337,7 +345,7 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 		}
 		return res, r.dropStage(stage, err)
 	}
-	res.Linked, res.Replaced, err = r.syncPayloads(ctx, req.Pool, items, cur)
+	res.Linked, res.Replaced, err = r.syncPayloads(ctx, req.Pool, m, cur)
 	if err != nil {
 		return fail(err)
 	}
@@ -390,7 +398,7 @@ func (r *run) publish(ctx context.Context, req Request) (Result, error) {
 	}
 	res.Version = id
 	r.log.Debug("publish: switched", "path", r.target, "version", id, "linked", res.Linked, "replaced", res.Replaced)
-	res.Removed, err = r.dropVersions(dropped, next.Versions, map[string]*manifest{id: m}, <-dropc)
+	res.Removed, err = r.dropVersions(dropped, next.Versions, m, <-dropc)
 	return res, err
 }
 
@@ -555,50 +563,50 @@ func (r *run) checkTop(name string) error {
 // relative to cur. A nil cur means the current manifest is unknown: each path
 // is then checked with lstat, and kept when it is a hard link of its blob
 // (or, with no pool to compare against, any regular file).
-func (r *run) syncPayloads(ctx context.Context, p *pool.Store, items []manifestItem, cur *manifest) (linked, replaced int, err error) {
-	// Both lists are sorted by path: merge them.
-	o := 0
-	for i, it := range items {
-		if i%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return linked, replaced, err
-			}
+func (r *run) syncPayloads(ctx context.Context, p *pool.Store, next, cur *manifest) (linked, replaced int, err error) {
+	items := next.Items
+	place := func(i int, existed bool) error {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		var existed bool
-		if cur != nil {
-			for o < len(cur.Items) && cur.Items[o].Path < it.Path {
-				o++
-			}
-			ok := o < len(cur.Items) && cur.Items[o].Path == it.Path
-			if ok && cur.Items[o].Digest == it.Digest {
-				continue
-			}
-			existed = ok
-		} else {
-			keep, exists, err := r.verifyPayload(p, it)
-			if err != nil {
-				return linked, replaced, err
-			}
-			if keep {
-				continue
-			}
-			existed = exists
-		}
+		it := items[i]
 		if p == nil {
-			return linked, replaced, fmt.Errorf("restoring %s needs Options.Pool: its bytes differ from the current version's", it.Path)
+			return fmt.Errorf("restoring %s needs Options.Pool: its bytes differ from the current version's", it.Path)
 		}
 		link := r.t.linkPayload
 		if cur != nil && !existed {
 			link = r.t.linkNew
 		}
 		if err := link(p, it.Digest, it.Path); err != nil {
-			return linked, replaced, err
+			return err
 		}
 		if existed {
 			replaced++
 		} else {
 			linked++
 		}
+		return nil
+	}
+	if cur != nil {
+		// Only the items the current version lacks are touched.
+		err = compareItems(cur, next, place, nil)
+	} else {
+		for i, it := range items {
+			keep, exists, verr := r.verifyPayload(p, it)
+			if verr != nil {
+				err = verr
+				break
+			}
+			if keep {
+				continue
+			}
+			if err = place(i, exists); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return linked, replaced, err
 	}
 	return linked, replaced, r.t.syncDirty()
 }
@@ -763,43 +771,44 @@ func (r *run) recover(st state) (state, error) {
 
 // dropVersions removes the payloads that versions ids name and no version of
 // kept names, then the versions' directories and manifests, then the
-// directories left empty. Manifests already read may be passed in known.
-func (r *run) dropVersions(ids []string, kept []stateVersion, known, dropping map[string]*manifest) (int, error) {
+// directories left empty. newest, when not nil, is the manifest of the
+// version just published (one of kept); dropping may hold the manifests of
+// ids, read by readManifestLines.
+func (r *run) dropVersions(ids []string, kept []stateVersion, newest *manifest, dropping map[string]*manifest) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
+	}
+	// Paths the new version names are kept without reading the other kept
+	// manifests: in the common case (the new version still names what the
+	// dropped one did) no other manifest is read at all, and the dropped
+	// one's lines are compared with the new items without decoding them.
+	next := newest
+	if next == nil {
+		next = &manifest{}
 	}
 	var candidates []string
 	for _, id := range ids {
 		m := dropping[id]
 		var err error
 		if m == nil {
-			m, err = readManifest(r.target, id)
+			m, err = readManifestLines(r.target, id)
+		}
+		var gone []string
+		if err == nil {
+			err = compareItems(m, next, nil, func(p string) error {
+				gone = append(gone, p)
+				return nil
+			})
 		}
 		if err != nil {
 			r.log.Warn("publish: dropped version has no readable manifest; its payloads stay", "version", id, "err", err)
 			continue
 		}
-		for _, it := range m.Items {
-			candidates = append(candidates, it.Path)
-		}
-	}
-	// Paths a manifest already in memory names are kept without reading the
-	// other kept manifests: in the common case (the new version still names
-	// what the dropped one did) no other manifest is read at all. Both lists
-	// are sorted: merge them.
-	slices.Sort(candidates)
-	for _, m := range known {
-		j := 0
-		candidates = slices.DeleteFunc(candidates, func(p string) bool {
-			for j < len(m.Items) && m.Items[j].Path < p {
-				j++
-			}
-			return j < len(m.Items) && m.Items[j].Path == p
-		})
+		candidates = append(candidates, gone...)
 	}
 	removed := 0
 	if len(candidates) > 0 {
-		named, err := r.namedPaths(kept, known)
+		named, err := r.namedPaths(kept, newest)
 		if err != nil {
 			r.log.Warn("publish: a kept manifest is unreadable; no payload removed", "err", err)
 		} else {
@@ -836,11 +845,11 @@ func (r *run) dropVersions(ids []string, kept []stateVersion, known, dropping ma
 }
 
 // namedPaths returns the set of payload paths the versions name.
-func (r *run) namedPaths(vs []stateVersion, known map[string]*manifest) (map[string]bool, error) {
+func (r *run) namedPaths(vs []stateVersion, known *manifest) (map[string]bool, error) {
 	named := map[string]bool{}
 	for _, v := range vs {
-		m := known[v.ID]
-		if m == nil {
+		m := known
+		if m == nil || m.ID != v.ID {
 			var err error
 			if m, err = readManifest(r.target, v.ID); err != nil {
 				return nil, err

@@ -54,7 +54,7 @@ func (r *run) rollback(ctx context.Context) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	cm, err := readManifest(r.target, cur.ID)
+	cm, err := readManifestLines(r.target, cur.ID)
 	if err != nil {
 		r.log.Warn("publish: current manifest unreadable, checking every payload", "path", r.target, "err", err)
 		cm = nil
@@ -67,7 +67,7 @@ func (r *run) rollback(ctx context.Context) (Result, error) {
 	if _, err := os.Stat(r.t.abs(versionPath(prev.ID))); err != nil {
 		return res, fmt.Errorf("version %s: %w", prev.ID, err)
 	}
-	if res.Linked, res.Replaced, err = r.syncPayloads(ctx, r.pool, pm.Items, cm); err != nil {
+	if res.Linked, res.Replaced, err = r.syncPayloads(ctx, r.pool, pm, cm); err != nil {
 		return res, err
 	}
 	if err := ctx.Err(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -48,8 +49,41 @@ type manifest struct {
 	Created time.Time
 	// Entries are the top-level names the version rendered, sorted.
 	Entries []string
-	// Items are the payloads, sorted by path.
+	// Items are the payloads, sorted by path; nil when read by
+	// readManifestLines, which leaves them undecoded in lines.
 	Items []manifestItem
+	// lines are the item lines as written ("item <hex> <path>\n" each):
+	// read by readManifestLines instead of Items, or encoded once by
+	// itemLines for a manifest being written.
+	lines string
+}
+
+// itemLines returns m's item lines, encoding them from Items once.
+func (m *manifest) itemLines() string {
+	if m.lines == "" && len(m.Items) > 0 {
+		m.lines = encodeItems(m.Items)
+	}
+	return m.lines
+}
+
+// encodeItems returns the manifest lines of items.
+func encodeItems(items []manifestItem) string {
+	n := 0
+	for _, it := range items {
+		n += len("item  \n") + 2*len(it.Digest) + len(it.Path)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	var h [2 * len(pool.Digest{})]byte
+	for _, it := range items {
+		hex.Encode(h[:], it.Digest[:])
+		b.WriteString("item ")
+		b.Write(h[:])
+		b.WriteByte(' ')
+		b.WriteString(it.Path)
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 type manifestItem struct {
@@ -120,6 +154,137 @@ func readManifest(target, id string) (*manifest, error) {
 		return nil, fmt.Errorf("reading manifest of %s: it names version %q", id, m.ID)
 	}
 	return m, nil
+}
+
+// readManifestLines reads the manifest of version id like readManifest but
+// leaves its item lines undecoded in m.lines, checked only for their shape
+// and order, for compareItems: a publish compares the current version's
+// and a dropped version's lines (one per payload) with its own items and
+// decodes only the lines that differ.
+func readManifestLines(target, id string) (*manifest, error) {
+	all, err := readString(filepath.Join(target, filepath.FromSlash(manifestPath(id))))
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest of %s: %w", id, err)
+	}
+	head, lines := all, ""
+	if i := strings.Index(all, "\nitem "); i >= 0 {
+		head, lines = all[:i+1], all[i+1:]
+	}
+	m, err := parseManifest([]byte(head))
+	if err == nil {
+		err = checkItemLines(lines)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest of %s: %w", id, err)
+	}
+	if m.ID != id {
+		return nil, fmt.Errorf("reading manifest of %s: it names version %q", id, m.ID)
+	}
+	m.Items, m.lines = nil, lines
+	return m, nil
+}
+
+// readString reads a file into a string without a second copy of it.
+func readString(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close() // read-only
+	var b strings.Builder
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size() < 1<<40 {
+		b.Grow(int(fi.Size()) + 1)
+	}
+	if _, err := io.Copy(&b, f); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// itemLine splits a manifest's item line "item <64 hex> <path>".
+func itemLine(line string) (hexDigest, path string, ok bool) {
+	const pre = len("item ")
+	const n = pre + 2*len(pool.Digest{})
+	if len(line) < n+2 || line[:pre] != "item " || line[n] != ' ' {
+		return "", "", false
+	}
+	return line[pre:n], line[n+1:], true
+}
+
+// checkItemLines checks that lines are item lines, each ending in a
+// newline, with paths in strictly increasing order.
+func checkItemLines(lines string) error {
+	prev := ""
+	for rest := lines; rest != ""; {
+		line, r, ok := strings.Cut(rest, "\n")
+		if !ok {
+			return errors.New("last line not terminated")
+		}
+		_, p, ok := itemLine(line)
+		if !ok {
+			return fmt.Errorf("bad item line %q", line)
+		}
+		if prev != "" && p <= prev {
+			return fmt.Errorf("item %q out of order", p)
+		}
+		prev, rest = p, r
+	}
+	return nil
+}
+
+// compareItems merges the item lines of old (read by readManifestLines)
+// with those of cur, both sorted by path. It calls changed(i, existed) for
+// every item of cur that old lacks (existed: old has its path, with other
+// bytes) and gone(p) for every path of old that cur lacks; either may be
+// nil. Equal lines are compared as bytes, not decoded; a path passed to
+// gone is checked first (a bad one is an error).
+func compareItems(old, cur *manifest, changed func(i int, existed bool) error, gone func(p string) error) error {
+	rest, next, i := old.lines, cur.itemLines(), 0
+	for rest != "" || i < len(cur.Items) {
+		var line, after string
+		if rest != "" {
+			line, after, _ = strings.Cut(rest, "\n")
+		}
+		var nline, nafter string
+		if i < len(cur.Items) {
+			nline, nafter, _ = strings.Cut(next, "\n")
+			if line == nline {
+				rest, next, i = after, nafter, i+1
+				continue
+			}
+		}
+		_, p, ok := itemLine(line)
+		if rest != "" && !ok {
+			return fmt.Errorf("bad item line %q", line) // checked when read
+		}
+		switch {
+		case rest != "" && i < len(cur.Items) && p == cur.Items[i].Path:
+			if changed != nil {
+				if err := changed(i, true); err != nil {
+					return err
+				}
+			}
+			rest, next, i = after, nafter, i+1
+		case rest != "" && (i == len(cur.Items) || p < cur.Items[i].Path):
+			if gone != nil {
+				if err := checkPath(p); err != nil {
+					return err
+				}
+				if err := gone(p); err != nil {
+					return err
+				}
+			}
+			rest = after
+		default:
+			if changed != nil {
+				if err := changed(i, false); err != nil {
+					return err
+				}
+			}
+			next, i = nafter, i+1
+		}
+	}
+	return nil
 }
 
 func parseManifest(b []byte) (*manifest, error) {
@@ -206,9 +371,8 @@ func encodeManifest(m *manifest) ([]byte, error) {
 	for _, e := range m.Entries {
 		n += len("entry \n") + len(e)
 	}
-	for _, it := range m.Items {
-		n += len("item  \n") + 2*len(it.Digest) + len(it.Path)
-	}
+	lines := m.itemLines()
+	n += len(lines)
 	b := make([]byte, 0, n+len(m.ID)+len(m.Key)*2+len(created))
 	b = fmt.Appendf(b, "%s\nid %s\nkey %s\ncreated %s\n", manifestMagic, m.ID, strconv.Quote(m.Key), created)
 	for _, e := range m.Entries {
@@ -216,14 +380,7 @@ func encodeManifest(m *manifest) ([]byte, error) {
 		b = append(b, e...)
 		b = append(b, '\n')
 	}
-	for _, it := range m.Items {
-		b = append(b, "item "...)
-		b = hex.AppendEncode(b, it.Digest[:])
-		b = append(b, ' ')
-		b = append(b, it.Path...)
-		b = append(b, '\n')
-	}
-	return b, nil
+	return append(b, lines...), nil
 }
 
 // checkID accepts the version ids publish makes: [0-9A-Za-z-] only.
