@@ -227,8 +227,9 @@ func pieceSegments(ctx context.Context, tx *catalog.Tx, id catalog.StateID, f fo
 		groups = append(groups, cur)
 	}
 	segs := make([]formats.Segment, len(groups))
+	var scratch []byte
 	for i, refs := range groups {
-		segs[i].Key = segmentKey(f, preq, logID, changes, refs)
+		segs[i].Key, scratch = segmentKey(f, preq, logID, changes, refs, scratch)
 	}
 	// Look the segments up in the cache, several at a time: each is a
 	// small file read.
@@ -278,7 +279,7 @@ func pieceSegments(ctx context.Context, tx *catalog.Tx, id catalog.StateID, f fo
 				if err != nil {
 					return err
 				}
-				if segmentKey(f, preq, logID, changes, refs) != key {
+				if k, _ := segmentKey(f, preq, logID, changes, refs, nil); k != key {
 					return fmt.Errorf("%w: items changed while publishing; publish again", ErrBusy)
 				}
 				items, err = loadRefs(tx, refs)
@@ -292,11 +293,12 @@ func pieceSegments(ctx context.Context, tx *catalog.Tx, id catalog.StateID, f fo
 
 // segmentKey identifies a segment's content: the refs, and for items
 // changed since first put, when (an item's bytes never change otherwise).
-func segmentKey(f formats.PieceRenderer, preq formats.PieceRequest, logID []byte, changes map[pool.Digest]uint64, refs []catalog.Ref) string {
+// It encodes the refs into scratch and returns it for the next call.
+func segmentKey(f formats.PieceRenderer, preq formats.PieceRequest, logID []byte, changes map[pool.Digest]uint64, refs []catalog.Ref, scratch []byte) (string, []byte) {
 	k := formats.NewSegmentKeyer(f, preq)
 	k.Add("catalog refs 1", string(logID))
 	// One buffer, one hash write: per-field writes cost more than the hashing.
-	var b []byte
+	b := scratch[:0]
 	for _, r := range refs {
 		b = binary.AppendUvarint(b, uint64(len(r.Path)))
 		b = append(b, r.Path...)
@@ -310,7 +312,7 @@ func segmentKey(f formats.PieceRenderer, preq formats.PieceRequest, logID []byte
 		b = binary.AppendUvarint(b, seq)
 	}
 	k.AddBytes(b)
-	return k.Key()
+	return k.Key(), b
 }
 
 // loadRefs reads the items of refs.
