@@ -4,8 +4,9 @@
 # ingest (the facade's Sync into an empty catalog and pool, file:// feed,
 # tiny payloads; in filtered and in mirror mode: the scan, the catalog writes
 # during it, 50,000 payload downloads and the state's commit), a full
-# publish of the filtered state (gzip metadata) and a publish of the
-# unchanged state.
+# publish of the filtered state (gzip metadata), a publish of the
+# unchanged state and, after one package is added upstream and synced, a
+# publish of the changed state (its ratio is to the first publish's time).
 # Each step runs in its own process under /usr/bin/time -v, so the peak RSS
 # is the real one of that step. Prints wall time, CPU time (user+sys), peak
 # RSS and the ratio to each budget (below 1 is within budget).
@@ -41,7 +42,8 @@ step() {
 	cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$work/time.txt")
 	rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2/1024 }' "$work/time.txt")
 	inner=$(cut -d' ' -f2 "$work/out.txt" | tail -n1)
-	rs=$(echo "scale=2; $wall / $budget_s" | bc)
+	rs=-
+	[ "$budget_s" != - ] && rs=$(echo "scale=3; $wall / $budget_s" | bc)
 	rm_=-
 	[ "$budget_mb" != - ] && rm_=$(echo "scale=2; $rss / $budget_mb" | bc)
 	printf '%-20s %8ss %8ss %8ss %7s MB %7s %7s   load %s\n' "$name" "$wall" "$inner" "$cpu" "$rss" "$rs" "$rm_" "$load"
@@ -51,4 +53,10 @@ step scan 10 200 scan                            # streaming only
 step ingest-mirror 10 200 ingest -mode mirror     # the facade's sync end to end
 step ingest-filtered 10 200 ingest -mode filtered # the same, filtered (publish reads it)
 step publish 10 - publish
+first=$wall
 step republish 0.5 - publish # the same state again: the publish Key short-circuit
+# One package more upstream, synced into the same catalog, then published
+# from the render cache: its time against the first publish's (≤ 0.1).
+"$work/synth" gen -n "$((N + 1))" "$work/d" >/dev/null
+step resync - - resync
+step publish-one-added "$first" - publish # t/budg here is the ratio to the first publish

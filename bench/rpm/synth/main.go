@@ -52,7 +52,7 @@ import (
 
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: synth gen [-n N] DIR | scan DIR | sync DIR | publish DIR")
+		fmt.Fprintln(os.Stderr, "usage: synth gen [-n N] DIR | scan DIR | ingest [-mode M] DIR | sync DIR | resync DIR | publish DIR")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -78,6 +78,8 @@ func main() {
 		err = syncRepo(ctx, dir, *mode)
 	case "sync":
 		err = syncRepo(ctx, dir, "filtered")
+	case "resync":
+		err = resync(ctx, dir)
 	case "publish":
 		err = publish(ctx, dir)
 	default:
@@ -346,6 +348,26 @@ func syncRepo(ctx context.Context, dir, mode string) error {
 		return err
 	}
 	fmt.Printf("ingest-%s %.2f %d\n", mode, time.Since(t0).Seconds(), len(res.Repos[0].Added))
+	return nil
+}
+
+// resync syncs DIR/repo again into the filtered data directory, which
+// keeps what it holds: after gen with one package more, a one-package change.
+func resync(ctx context.Context, dir string) error {
+	m, err := open(dir, "filtered")
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	t0 := time.Now()
+	res, err := m.Sync(ctx, chantal.SyncRequest{Repos: []string{"synth"}})
+	if err != nil {
+		return err
+	}
+	if err := res.Err(); err != nil {
+		return err
+	}
+	fmt.Printf("resync %.2f %d\n", time.Since(t0).Seconds(), len(res.Repos[0].Added))
 	return nil
 }
 
