@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/chantal-lite/chantal"
 	"github.com/chantal-lite/chantal/config"
@@ -82,38 +81,12 @@ func BenchmarkAPTRepublishOneChange(b *testing.B) {
 	if _, err := m.Publish(ctx, chantal.PublishRequest{Repo: "warm"}); err != nil {
 		b.Fatal(err)
 	}
-	t0, c0 := time.Now(), cpuTime()
-	if _, err := m.Publish(ctx, chantal.PublishRequest{Repo: "deb"}); err != nil {
-		b.Fatal(err)
-	}
-	first, firstCPU := time.Since(t0), cpuTime()-c0
-	var again, againCPU time.Duration
-	rounds, ops := 0, 0
-	b.ResetTimer()
-	for b.Loop() {
-		b.StopTimer()
-		deb := writeBenchDeb(b, filepath.Join(dir, "more"), n+rounds)
+	benchRepublish(b, m, "deb", func(round int) {
+		deb := writeBenchDeb(b, filepath.Join(dir, "more"), n+round)
 		if _, err := m.Upload(ctx, chantal.UploadRequest{Repo: "deb", Files: []string{deb}}); err != nil {
 			b.Fatal(err)
 		}
-		b.StartTimer()
-		t1, c1 := time.Now(), cpuTime()
-		res, err := m.Publish(ctx, chantal.PublishRequest{Repo: "deb"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		again += time.Since(t1)
-		againCPU += cpuTime() - c1
-		if res.Linked != 1 {
-			b.Fatalf("republish linked %d payloads, want 1", res.Linked)
-		}
-		rounds++
-		ops = res.Ops
-	}
-	b.ReportMetric(float64(again)/float64(rounds)/float64(first), "republish/first")
-	b.ReportMetric(float64(againCPU)/float64(rounds)/float64(firstCPU), "republish/first-cpu")
-	b.ReportMetric(float64(ops), "republish-fs-ops")
-	b.ReportMetric(first.Seconds(), "first-s")
+	})
 }
 
 // aptBenchConfig writes a configuration holding repos (YAML list items)
