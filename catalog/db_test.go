@@ -50,14 +50,7 @@ func setSchema(t *testing.T, path string, v uint64) {
 }
 
 func TestOpenSchema(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "catalog.db")
-	db, err := catalog.Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path := createdCatalog(t)
 	// Reopening the current version works, read-write and read-only.
 	for _, ro := range []bool{false, true} {
 		db, err := catalog.Open(path, &catalog.Options{ReadOnly: ro})
@@ -68,7 +61,7 @@ func TestOpenSchema(t *testing.T) {
 	}
 	setSchema(t, path, 99)
 	for _, ro := range []bool{false, true} {
-		_, err = catalog.Open(path, &catalog.Options{ReadOnly: ro})
+		_, err := catalog.Open(path, &catalog.Options{ReadOnly: ro})
 		if !errors.Is(err, catalog.ErrSchema) {
 			t.Fatalf("Open of newer schema (ReadOnly=%v): err = %v, want ErrSchema", ro, err)
 		}
@@ -79,7 +72,7 @@ func TestOpenSchema(t *testing.T) {
 	}
 	// Version 0 has no migration registered: refused, file left as is.
 	setSchema(t, path, 0)
-	if _, err = catalog.Open(path, nil); !errors.Is(err, catalog.ErrSchema) {
+	if _, err := catalog.Open(path, nil); !errors.Is(err, catalog.ErrSchema) {
 		t.Fatalf("Open of unmigratable schema: err = %v, want ErrSchema", err)
 	}
 }
@@ -199,14 +192,7 @@ func TestStateIDText(t *testing.T) {
 // TestOpenCurrentWritesNothing: opening a catalog of the current schema
 // read-write commits nothing (a commit costs two fsyncs on every command).
 func TestOpenCurrentWritesNothing(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "catalog.db")
-	db, err := catalog.Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path := createdCatalog(t)
 	txid := func() int {
 		b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
 		if err != nil {
@@ -233,4 +219,18 @@ func TestOpenCurrentWritesNothing(t *testing.T) {
 	if after := txid(); after != before {
 		t.Errorf("three read-write opens committed %d transactions, want none", after-before)
 	}
+}
+
+// createdCatalog creates a catalog file, closed, and returns its path.
+func createdCatalog(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	db, err := catalog.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
