@@ -559,8 +559,8 @@ func (r *run) checkTop(name string) error {
 	return nil
 }
 
-// syncPayloads links every item whose path is new or whose digest changed
-// relative to cur. A nil cur means the current manifest is unknown: each path
+// syncPayloads links every item of next whose path is new or whose digest
+// changed relative to cur (read by readManifestLines). A nil cur means the current manifest is unknown: each path
 // is then checked with lstat, and kept when it is a hard link of its blob
 // (or, with no pool to compare against, any regular file).
 func (r *run) syncPayloads(ctx context.Context, p *pool.Store, next, cur *manifest) (linked, replaced int, err error) {
@@ -592,6 +592,11 @@ func (r *run) syncPayloads(ctx context.Context, p *pool.Store, next, cur *manife
 		err = compareItems(cur, next, place, nil)
 	} else {
 		for i, it := range items {
+			if i%256 == 0 {
+				if err = ctx.Err(); err != nil {
+					break
+				}
+			}
 			keep, exists, verr := r.verifyPayload(p, it)
 			if verr != nil {
 				err = verr
