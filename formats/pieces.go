@@ -295,6 +295,29 @@ type assembly struct {
 	sizes  map[string]int64
 	// held counts the rendered bytes kept in memory after caching them.
 	held atomic.Int64
+	// encs are member encoders no write is using: each holds a compressor
+	// of about a megabyte, made once and shared by the streams' writes.
+	encMu sync.Mutex
+	encs  []*compress.MemberEncoder
+}
+
+// encoder returns an idle member encoder, or a new one.
+func (a *assembly) encoder() *compress.MemberEncoder {
+	a.encMu.Lock()
+	defer a.encMu.Unlock()
+	if n := len(a.encs); n > 0 {
+		e := a.encs[n-1]
+		a.encs = a.encs[:n-1]
+		return e
+	}
+	return &compress.MemberEncoder{}
+}
+
+// putEncoder gives an encoder back for the next write.
+func (a *assembly) putEncoder(e *compress.MemberEncoder) {
+	a.encMu.Lock()
+	defer a.encMu.Unlock()
+	a.encs = append(a.encs, e)
 }
 
 // heldMax bounds the rendered bytes a render keeps in memory besides the

@@ -195,7 +195,12 @@ func (a *assembly) Write(ctx context.Context, w io.Writer, req StreamWrite) (Str
 			return StreamSums{}, fmt.Errorf("writing %s: %w", name, err)
 		}
 	}
-	enc := &compress.MemberEncoder{}
+	// encode compresses a member of the write's own with an idle encoder.
+	encode := func(b []byte) ([]byte, error) {
+		enc := a.encoder()
+		defer a.putEncoder(enc)
+		return enc.Encode(compress.Kind(comp), b)
+	}
 	// member writes bytes of its own (header, footer) as a member.
 	member := func(b []byte) error {
 		if hashRaw && hw.on {
@@ -214,7 +219,7 @@ func (a *assembly) Write(ctx context.Context, w io.Writer, req StreamWrite) (Str
 			}
 			return err
 		}
-		m, err := enc.Encode(compress.Kind(comp), b)
+		m, err := encode(b)
 		if err == nil {
 			_, err = hw.Write(m)
 		}
@@ -277,7 +282,7 @@ func (a *assembly) Write(ctx context.Context, w io.Writer, req StreamWrite) (Str
 	case string(compress.Gzip), string(compress.Zstd):
 		if hw.n == 0 {
 			// No member at all: one empty member keeps the file valid.
-			m, err := enc.Encode(compress.Kind(comp), nil)
+			m, err := encode(nil)
 			if err == nil {
 				_, err = hw.Write(m)
 			}
@@ -299,10 +304,6 @@ func (a *assembly) fetch(ctx context.Context, sel []entry, comp string, needRaw 
 		jobs[i].done = make(chan struct{})
 	}
 	window := make(chan struct{}, 2*a.par)
-	encs := make(chan *compress.MemberEncoder, a.par)
-	for range a.par {
-		encs <- &compress.MemberEncoder{}
-	}
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range a.par {
@@ -311,14 +312,14 @@ func (a *assembly) fetch(ctx context.Context, sel []entry, comp string, needRaw 
 			defer wg.Done()
 			for k := range work {
 				j := &jobs[k]
-				enc := <-encs
+				enc := a.encoder()
 				if needRaw(k) {
 					j.raw, j.rawPooled, j.err = a.part(ctx, sel[k].s, sel[k].i, "", enc)
 				}
 				if comp != "" && j.err == nil {
 					j.comp, j.compPooled, j.err = a.part(ctx, sel[k].s, sel[k].i, comp, enc)
 				}
-				encs <- enc
+				a.putEncoder(enc)
 				close(j.done)
 			}
 		}()
