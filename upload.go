@@ -135,7 +135,7 @@ func (m *Mirror) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		byPath := map[string]int{}
 		for i, ref := range st.Refs {
 			byPath[ref.Path] = i
-			it, err := tx.Item(ref.Digest)
+			it, err := tx.ItemHead(ref.Digest)
 			if err != nil {
 				return fmt.Errorf("loading %s: %w", ref.Path, err)
 			}

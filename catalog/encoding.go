@@ -337,6 +337,20 @@ func decodeItem(d pool.Digest, b []byte) (Item, error) {
 	return it, nil
 }
 
+// decodeItemHead decodes an item's leading fields: size, format, name,
+// version and architecture, not its maps.
+func decodeItemHead(d pool.Digest, b []byte) (Item, error) {
+	dec := decoder{b: b}
+	if v := dec.uvarint(); v != itemEncodingV1 {
+		dec.fail()
+	}
+	it := Item{Digest: d, Size: dec.varint(), Format: dec.str(), Name: dec.str(), Version: dec.str(), Arch: dec.str()}
+	if dec.err != nil {
+		return Item{}, fmt.Errorf("decode item %s: %w", d, dec.err)
+	}
+	return it, nil
+}
+
 // itemSize decodes only the size of an encoded item.
 func itemSize(b []byte) (int64, error) {
 	d := decoder{b: b}

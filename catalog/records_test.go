@@ -198,6 +198,21 @@ func TestItems(t *testing.T) {
 	if diff := cmp.Diff(wantA, got); diff != "" {
 		t.Errorf("Item mismatch (-want +got):\n%s", diff)
 	}
+	// ItemHead: the same without the maps.
+	var head catalog.Item
+	view(t, db, func(tx *catalog.Tx) error {
+		var err error
+		head, err = tx.ItemHead(a.Digest)
+		if _, merr := tx.ItemHead(digest("zzz")); !errors.Is(merr, catalog.ErrNotFound) {
+			t.Errorf("ItemHead(missing): err = %v, want ErrNotFound", merr)
+		}
+		return err
+	})
+	wantHead := wantA
+	wantHead.Checksums, wantHead.Fields, wantHead.Fragments = nil, nil, nil
+	if diff := cmp.Diff(wantHead, head); diff != "" {
+		t.Errorf("ItemHead mismatch (-want +got):\n%s", diff)
+	}
 
 	tests := []struct {
 		name      string

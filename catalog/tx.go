@@ -185,6 +185,16 @@ func (tx *Tx) Item(d pool.Digest) (Item, error) {
 	return decodeItem(d, v)
 }
 
+// ItemHead returns the item with digest d without its Checksums, Fields and
+// Fragments (nil): what identifies it, without decoding the bulk of it.
+func (tx *Tx) ItemHead(d pool.Digest) (Item, error) {
+	v := tx.bucket(bucketItems).Get(d[:])
+	if v == nil {
+		return Item{}, fmt.Errorf("item %s: %w", d, ErrNotFound)
+	}
+	return decodeItemHead(d, v)
+}
+
 // HasItem reports whether an item with digest d exists.
 func (tx *Tx) HasItem(d pool.Digest) (bool, error) {
 	return tx.bucket(bucketItems).Get(d[:]) != nil, nil
