@@ -44,6 +44,9 @@ type Batch struct {
 	pending []parked
 	parked  map[Digest]Info // every blob parked and not yet at its canonical path
 	closed  bool
+	// creating counts the files Begin is creating in dir outside mu;
+	// Discard waits for them before removing dir.
+	creating sync.WaitGroup
 }
 
 // parked is one verified blob waiting in the batch directory.
@@ -94,16 +97,22 @@ func (b *Batch) Begin(ctx context.Context, req BeginRequest) (*Writer, error) {
 		h.Reset()
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
+		b.mu.Unlock()
 		return nil, fmt.Errorf("pool: beginning blob: %w", ErrClosed)
 	}
 	if err := b.open(); err != nil {
+		b.mu.Unlock()
 		return nil, fmt.Errorf("pool: beginning blob: %w", err)
 	}
 	b.seq++
 	name := filepath.Join(b.dir, "w"+strconv.Itoa(b.seq))
+	// Create the file without holding b.mu (an inode allocation, slow while
+	// a flush syncs the file system): Discard waits for it instead.
+	b.creating.Add(1)
+	b.mu.Unlock()
 	f, err := createExcl(name, blobMode)
+	b.creating.Done()
 	if err != nil {
 		return nil, fmt.Errorf("pool: beginning blob: %w", err)
 	}
@@ -155,20 +164,45 @@ func (b *Batch) park(w *Writer, d Digest) (Info, error) {
 
 // parkInPlace parks a Writer from b.Begin: its file already is in the batch
 // directory, read-only. Whether the pool holds the blob already is left to
-// Flush, which must look anyway.
+// Flush, which must look anyway. The file is closed before b.mu is taken, so
+// concurrent downloads do not queue behind each other's system calls.
 func (b *Batch) parkInPlace(w *Writer, d Digest) (Info, error) {
+	info, err := w.close(d)
+	if err != nil {
+		return Info{}, err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return Info{}, ErrClosed
+		return Info{}, errors.Join(ErrClosed, removeTemp(w.name))
 	}
-	if info, ok := b.parked[d]; ok && info.Size == w.size {
-		if err := w.Discard(); err != nil {
-			return Info{}, err
-		}
-		return info, nil
+	if prev, ok := b.parked[d]; ok && prev.Size == info.Size {
+		return prev, removeTemp(w.name)
 	}
-	return b.keep(w, w.name, d)
+	b.pending = append(b.pending, parked{temp: w.name, info: info})
+	b.parked[d] = info
+	return info, nil
+}
+
+// close ends w, whose verified file stays where it is, and returns its Info;
+// on error the file is removed.
+func (w *Writer) close(d Digest) (Info, error) {
+	w.done = true
+	fi, statErr := w.f.Stat()
+	closeErr := w.f.Close()
+	if err := errors.Join(statErr, closeErr); err != nil {
+		return Info{}, errors.Join(err, removeTemp(w.name))
+	}
+	return Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// removeTemp removes a temp file that may already be gone (Discard removes
+// the batch directory).
+func removeTemp(name string) error {
+	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // keep closes w's file, which is at path in the batch directory, and
@@ -377,6 +411,8 @@ func (b *Batch) Discard() error {
 	if b.lock == nil {
 		return nil
 	}
+	// No Begin starts a file once closed is set; wait for those that did.
+	b.creating.Wait()
 	// Remove while holding the lock, so CleanTemp leaves the directory alone.
 	rerr := os.RemoveAll(b.dir)
 	cerr := b.lock.Close()

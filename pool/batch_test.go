@@ -560,3 +560,49 @@ func TestBatchRemadeBlobDir(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchBeginRacesDiscard checks that Writers begun in a batch while
+// another goroutine discards it leave nothing behind in tmp/: Begin creates
+// its file outside the batch's lock, so Discard must wait for it, and a
+// CommitTo after Discard must remove its own file.
+func TestBatchBeginRacesDiscard(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	for round := range 20 {
+		b := s.NewBatch()
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := range 4 {
+			wg.Go(func() {
+				<-start
+				for i := range 50 {
+					w, err := b.Begin(ctx, pool.BeginRequest{})
+					if errors.Is(err, pool.ErrClosed) {
+						return
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					c := []byte(fmt.Sprintf("%d-%d-%d", round, g, i))
+					if _, err := w.Write(c); err != nil {
+						w.Abort()
+						continue // the batch directory is gone
+					}
+					if _, err := w.CommitTo(ctx, pool.PutRequest{Digest: pool.Sum(c), Size: int64(len(c))}, b); err != nil && !errors.Is(err, pool.ErrClosed) {
+						t.Errorf("CommitTo: %v", err)
+					}
+				}
+			})
+		}
+		close(start)
+		time.Sleep(time.Duration(round%5) * 100 * time.Microsecond)
+		if err := b.Discard(); err != nil {
+			t.Errorf("round %d: Discard: %v", round, err)
+		}
+		wg.Wait()
+		if names := tmpFiles(t, s); len(names) != 0 {
+			t.Fatalf("round %d: tmp/ holds %v after Discard", round, names)
+		}
+	}
+}
