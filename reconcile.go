@@ -703,7 +703,7 @@ func (rs *repoSync) newPrefetcher(ctx context.Context) *prefetcher {
 	}
 	p := &prefetcher{rs: rs, batch: rs.m.pool.NewBatch(), jobs: make(chan prefetchJob, 4096),
 		flushes: make(chan []fetched, 1), done: map[pool.Digest]int64{}}
-	for range max(rs.m.cfg.DownloadFor(rs.rc).Parallel, 1) {
+	for range prefetchWorkers(rs.m.cfg.DownloadFor(rs.rc).Parallel) {
 		p.wg.Go(func() { p.work(ctx) })
 	}
 	p.flusher.Go(func() {
@@ -712,6 +712,16 @@ func (rs *repoSync) newPrefetcher(ctx context.Context) *prefetcher {
 		}
 	})
 	return p
+}
+
+// prefetchWorkers is how many goroutines prefetch with parallel downloads
+// allowed: twice as many, so that while parallel of them hold the Source's
+// request slots (which cap the requests in flight at parallel), the others
+// create their next file or close and park their last one. With one worker
+// per slot, a slot stayed empty during that file work: a fifth to a third of
+// the time with 4 small payloads in flight.
+func prefetchWorkers(parallel int) int {
+	return 2 * max(parallel, 1)
 }
 
 // add queues w's payload, unless it is not for prefetching. A payload

@@ -3,8 +3,11 @@ package chantal_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -163,5 +166,41 @@ func TestSyncPrefetchPrunedItems(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Join(m.Pool().Root(), "tmp"))
 	if err != nil || len(entries) != 0 {
 		t.Errorf("tmp/ holds %d entries (%v), want none", len(entries), err)
+	}
+}
+
+// TestSyncPrefetchParallelBound checks that the prefetcher, which runs more
+// goroutines than download.parallel (so that file work does not leave a
+// request slot empty), never has more than download.parallel requests in
+// flight.
+func TestSyncPrefetchParallelBound(t *testing.T) {
+	up := newUpstream(t)
+	const n = 400
+	for i := range n {
+		up.add(fmt.Sprintf("b%04d", i), "1.0")
+	}
+	var inFlight, peak atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cur := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			p := peak.Load()
+			if cur <= p || peak.CompareAndSwap(p, cur) {
+				break
+			}
+		}
+		if strings.HasPrefix(r.URL.Path, "/pkgs/") {
+			time.Sleep(time.Millisecond) // let requests overlap
+		}
+		up.serve(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	m := testMirror(t, srv.URL, "") // download.parallel 4
+	rr := mustSync(t, m, chantal.SyncRequest{Repos: []string{"r1"}})
+	if rr.Err != nil || len(rr.Failed) > 0 || rr.Downloaded != n {
+		t.Fatalf("sync: err %v, failed %d, downloaded %d; want %d", rr.Err, len(rr.Failed), rr.Downloaded, n)
+	}
+	if p := peak.Load(); p > 4 || p < 2 {
+		t.Errorf("at most %d requests in flight, want 2 to 4 (download.parallel)", p)
 	}
 }
