@@ -472,8 +472,13 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 	rs.res.Wanted = len(want)
 	m.reporter.Report(Event{Kind: ScanDone, Repo: id, Total: int64(len(want))})
 	files = mergeFiles(files, topFiles)
+	var fileFetch sync.WaitGroup
+	if storeEarly {
+		fileFetch.Go(func() { rs.prefetchFiles(ctx, files) })
+	}
 	prefetched := pf.finish(ctx)
 	prefetching = false
+	fileFetch.Wait()
 	return rs.reconcile(ctx, want, files, prefetched, dryRun)
 }
 
@@ -694,6 +699,40 @@ func (rs *repoSync) keep(ctx context.Context, p string, data []byte) (formats.Fi
 	rs.fetched[p] = info.Digest
 	rs.mu.Unlock()
 	return formats.File{Path: p, Size: info.Size, Digest: info.Digest, Kind: "top", Checksums: formats.Checksums{"sha256": info.Digest.String()}}, nil
+}
+
+// prefetchFiles downloads the repository-level files the scan listed but
+// did not read (mirror mode's uncompressed and xz indexes: tens of MB for a
+// large APT component) while the prefetcher finishes the last payloads,
+// instead of one after another once it is done. It takes only files with a
+// declared digest and size that upstream must serve; reconcile uses what it
+// fetched (rs.fetched) and fetches, or reports, the rest.
+func (rs *repoSync) prefetchFiles(ctx context.Context, files []formats.File) {
+	var wg sync.WaitGroup
+	seen := map[pool.Digest]bool{}
+	for _, f := range files {
+		if f.Optional || f.Digest.IsZero() || f.Size <= 0 || seen[f.Digest] {
+			continue
+		}
+		seen[f.Digest] = true
+		rs.mu.Lock()
+		_, done := rs.fetched[f.Path]
+		rs.mu.Unlock()
+		if done {
+			continue
+		}
+		wg.Go(func() {
+			info, err := rs.src.Download(ctx, rs.m.pool, fetch.DownloadRequest{Path: f.Path, Size: f.Size, Checksums: f.Checksums, Digest: f.Digest})
+			if err != nil {
+				rs.m.log.Debug("file prefetch failed; reconcile retries", "repo", rs.rc.ID, "path", f.Path, "err", err)
+				return
+			}
+			rs.mu.Lock()
+			rs.fetched[f.Path] = info.Digest
+			rs.mu.Unlock()
+		})
+	}
+	wg.Wait()
 }
 
 // Open implements formats.Source for Scan: unverified streaming.
