@@ -194,7 +194,12 @@ func (rs *repoSync) reconcile(ctx context.Context, want []wanted, files []format
 	for _, f := range files {
 		rs.mu.Lock()
 		d, ok := rs.fetched[f.Path]
+		absent := f.Optional && rs.absent[f.Path]
 		rs.mu.Unlock()
+		if absent && !ok {
+			m.log.Debug("optional file absent upstream", "repo", id, "path", f.Path)
+			continue
+		}
 		if !ok && !f.Digest.IsZero() {
 			if has, err := m.pool.Has(f.Digest); err != nil {
 				return err

@@ -151,6 +151,8 @@ type repoSync struct {
 	// fetched maps upstream path → digest of metadata already in the pool.
 	mu      sync.Mutex
 	fetched map[string]pool.Digest
+	// absent holds optional upstream paths prefetchFiles found missing.
+	absent map[string]bool
 }
 
 func (m *Mirror) syncRepo(ctx context.Context, id string, req SyncRequest) (rr RepoSyncResult) {
@@ -199,7 +201,7 @@ func (m *Mirror) syncRepo(ctx context.Context, id string, req SyncRequest) (rr R
 	if err != nil {
 		return fail("sync", err)
 	}
-	rs := &repoSync{m: m, rc: rc, format: f, mode: mode, src: src, res: &rr, fetched: map[string]pool.Digest{}}
+	rs := &repoSync{m: m, rc: rc, format: f, mode: mode, src: src, res: &rr, fetched: map[string]pool.Digest{}, absent: map[string]bool{}}
 	if err := m.view(ctx, func(tx *catalog.Tx) error {
 		r, err := tx.Repo(id)
 		if errors.Is(err, catalog.ErrNotFound) {
@@ -704,14 +706,15 @@ func (rs *repoSync) keep(ctx context.Context, p string, data []byte) (formats.Fi
 // prefetchFiles downloads the repository-level files the scan listed but
 // did not read (mirror mode's uncompressed and xz indexes: tens of MB for a
 // large APT component) while the prefetcher finishes the last payloads,
-// instead of one after another once it is done. It takes only files with a
-// declared digest and size that upstream must serve; reconcile uses what it
-// fetched (rs.fetched) and fetches, or reports, the rest.
+// instead of one after another once it is done. It takes files with a
+// declared digest and size, one path per digest; reconcile uses what it
+// fetched (rs.fetched), skips optional files it found absent (rs.absent)
+// and fetches, or reports, the rest.
 func (rs *repoSync) prefetchFiles(ctx context.Context, files []formats.File) {
 	var wg sync.WaitGroup
 	seen := map[pool.Digest]bool{}
 	for _, f := range files {
-		if f.Optional || f.Digest.IsZero() || f.Size <= 0 || seen[f.Digest] {
+		if f.Digest.IsZero() || f.Size <= 0 || seen[f.Digest] {
 			continue
 		}
 		seen[f.Digest] = true
@@ -723,6 +726,12 @@ func (rs *repoSync) prefetchFiles(ctx context.Context, files []formats.File) {
 		}
 		wg.Go(func() {
 			info, err := rs.src.Download(ctx, rs.m.pool, fetch.DownloadRequest{Path: f.Path, Size: f.Size, Checksums: f.Checksums, Digest: f.Digest})
+			if f.Optional && errors.Is(err, fetch.ErrNotFound) {
+				rs.mu.Lock()
+				rs.absent[f.Path] = true
+				rs.mu.Unlock()
+				return
+			}
 			if err != nil {
 				rs.m.log.Debug("file prefetch failed; reconcile retries", "repo", rs.rc.ID, "path", f.Path, "err", err)
 				return
