@@ -331,6 +331,27 @@ func publishKey(state string, format string, mode formats.Mode, params map[strin
 	return hex.EncodeToString(sum[:])
 }
 
+// loadStateRefs is loadState for a render that reads only the items' Path
+// and Digest (formats.MirrorFromFiles): the items are not decoded.
+func loadStateRefs(tx *catalog.Tx, id catalog.StateID) ([]formats.Item, []formats.File, error) {
+	n, err := tx.StateLen(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	items := make([]formats.Item, 0, n)
+	if err := tx.WalkState(id, func(r catalog.Ref) error {
+		items = append(items, formats.Item{Path: r.Path, Digest: r.Digest})
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	fs, err := tx.StateFiles(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return items, stateFiles(fs), nil
+}
+
 // loadState turns a catalog state into the items and files a format renders.
 func loadState(tx *catalog.Tx, id catalog.StateID) ([]formats.Item, []formats.File, error) {
 	st, err := tx.State(id)
@@ -441,6 +462,11 @@ func (m *Mirror) stateLoader(id catalog.StateID) func(ctx context.Context, j *pu
 	return func(ctx context.Context, j *pubJob) error {
 		return m.view(ctx, func(tx *catalog.Tx) error {
 			var err error
+			if mf, ok := j.format.(formats.MirrorFromFiles); ok && j.mode == formats.ModeMirror && mf.MirrorFromFiles() {
+				// The payloads are only linked: their refs are enough.
+				j.items, j.files, err = loadStateRefs(tx, id)
+				return err
+			}
 			pr, ok := j.format.(formats.PieceRenderer)
 			if !ok || j.mode == formats.ModeMirror {
 				j.items, j.files, err = loadState(tx, id)

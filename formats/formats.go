@@ -184,6 +184,15 @@ type AlternateTopLeveler interface {
 	AlternateTopLevel(ctx context.Context, req ScanRequest) (path string, signaturePath string, err error)
 }
 
+// MirrorFromFiles is implemented by a Format whose mirror-mode Render
+// copies the repository's files and reads nothing of the items but Path and
+// Digest (the payloads are linked by the caller). MirrorFromFiles reports
+// whether that holds; when it does, a publish passes items with only Path
+// and Digest set and need not decode the rest from its catalog.
+type MirrorFromFiles interface {
+	MirrorFromFiles() bool
+}
+
 // Inspector builds an Item from a local payload (hosted mode, package upload).
 type Inspector interface {
 	Inspect(ctx context.Context, r io.ReaderAt, size int64) (Item, error)

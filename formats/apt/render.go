@@ -37,6 +37,10 @@ func (f *Format) Render(ctx context.Context, req formats.RenderRequest) error {
 	return fmt.Errorf("rendering apt metadata: %w: unknown mode %q", ErrConfig, req.Mode)
 }
 
+// MirrorFromFiles implements formats.MirrorFromFiles: mirror mode copies
+// the upstream files and links the payloads, reading nothing else of them.
+func (f *Format) MirrorFromFiles() bool { return true }
+
 func copyFile(ctx context.Context, req formats.RenderRequest, fl formats.File) error {
 	if req.Open == nil {
 		return fmt.Errorf("copying %s: no Open function", fl.Path)
