@@ -87,3 +87,26 @@ func TestSyncedPublishClosesEveryFile(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncedPublishManyDirectories: a publish that fills more directories
+// than it fsyncs one by one commits them together, and every payload is
+// in place.
+func TestSyncedPublishManyDirectories(t *testing.T) {
+	e := newEnv(t)
+	var items []formats.Item
+	for i := range 100 {
+		items = append(items, e.item(fmt.Sprintf("pool/p%03d/p%03d.deb", i, i), fmt.Sprint(i)))
+	}
+	res, err := publish.Publish(context.Background(), e.request("k", items), nil) // fsync on
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Linked != 100 {
+		t.Fatalf("linked %d, want 100", res.Linked)
+	}
+	for i := range 100 {
+		if got := e.read(fmt.Sprintf("pool/p%03d/p%03d.deb", i, i)); got != fmt.Sprint(i) {
+			t.Fatalf("payload %d reads %q", i, got)
+		}
+	}
+}

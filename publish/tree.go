@@ -250,6 +250,9 @@ func (t *tree) pruneDirs(dirs []string) error {
 	return nil
 }
 
+// manyDirs is how many dirty directories syncDirty still fsyncs one by one.
+const manyDirs = 64
+
 // syncDirty fsyncs every directory that gained or lost entries.
 func (t *tree) syncDirty() error {
 	t.mu.Lock()
@@ -261,6 +264,17 @@ func (t *tree) syncDirty() error {
 	t.mu.Unlock()
 	if !t.sync {
 		return nil
+	}
+	if len(dirs) > manyDirs {
+		// A first publish touches a directory per package or so: one
+		// commit of the file system instead of one fsync each, where
+		// the system has it.
+		if ok, err := syncFS(t.root); ok || err != nil {
+			if err != nil {
+				return fmt.Errorf("syncing %d directories: %w", len(dirs), err)
+			}
+			return nil
+		}
 	}
 	slices.Sort(dirs)
 	for _, d := range dirs {
