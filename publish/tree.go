@@ -269,7 +269,7 @@ func (t *tree) syncDirty() error {
 		// A first publish touches a directory per package or so: one
 		// commit of the file system instead of one fsync each, where
 		// the system has it.
-		if ok, err := syncFS(t.root); ok || err != nil {
+		if ok, err := atomicfile.SyncFS(t.root); ok || err != nil {
 			if err != nil {
 				return fmt.Errorf("syncing %d directories: %w", len(dirs), err)
 			}

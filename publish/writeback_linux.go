@@ -21,31 +21,3 @@ func startWriteback(f *os.File) {
 		unix.SyncFileRange(int(fd), 0, 0, unix.SYNC_FILE_RANGE_WRITE) // advisory; fsync reports errors
 	})
 }
-
-// syncFS commits the whole file system holding dir (syncfs(2); since Linux
-// 5.8 it also reports writeback errors). ok is always true here.
-func syncFS(dir string) (ok bool, err error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return true, err
-	}
-	defer f.Close() // read-only
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return true, err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		for {
-			if serr = unix.Syncfs(int(fd)); serr != unix.EINTR {
-				return
-			}
-		}
-	}); err != nil {
-		return true, err
-	}
-	if serr != nil {
-		return true, &os.PathError{Op: "syncfs", Path: dir, Err: serr}
-	}
-	return true, nil
-}

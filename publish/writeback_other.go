@@ -7,7 +7,3 @@ import "os"
 // startWriteback does nothing where sync_file_range(2) is missing; the
 // later fsync writes everything.
 func startWriteback(*os.File) {}
-
-// syncFS reports false where syncfs(2) is missing: the caller fsyncs each
-// directory.
-func syncFS(string) (bool, error) { return false, nil }

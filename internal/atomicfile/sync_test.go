@@ -3,6 +3,7 @@ package atomicfile_test
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/chantal-lite/chantal/internal/atomicfile"
@@ -21,5 +22,18 @@ func TestSync(t *testing.T) {
 	}
 	if err := atomicfile.Sync(filepath.Join(dir, "missing")); err == nil {
 		t.Error("Sync of a missing path succeeded")
+	}
+}
+
+func TestSyncFS(t *testing.T) {
+	ok, err := atomicfile.SyncFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS == "linux" && !ok {
+		t.Error("SyncFS did nothing on Linux")
+	}
+	if ok, err := atomicfile.SyncFS(filepath.Join(t.TempDir(), "missing")); ok && err == nil {
+		t.Error("SyncFS of a missing directory succeeded")
 	}
 }
