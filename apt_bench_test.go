@@ -25,14 +25,7 @@ func BenchmarkAPTRepublishUnchanged(b *testing.B) {
     mode: hosted
     apt: {distribution: stable, components: [main, contrib], architectures: [amd64, arm64]}`)
 	m := open()
-	n := aptBenchItems()
-	debs := make([]string, 0, n)
-	for i := range n {
-		debs = append(debs, writeBenchDeb(b, filepath.Join(dir, "debs"), i))
-	}
-	if _, err := m.Upload(ctx, chantal.UploadRequest{Repo: "deb", Files: debs}); err != nil {
-		b.Fatal(err)
-	}
+	n, _ := uploadBenchDebs(ctx, b, m, dir, "deb")
 	if _, err := m.Publish(ctx, chantal.PublishRequest{Repo: "deb"}); err != nil {
 		b.Fatal(err)
 	}
@@ -66,14 +59,7 @@ func BenchmarkAPTRepublishOneChange(b *testing.B) {
     apt: {distribution: stable, components: [main], architectures: [amd64]}`)
 	m := open()
 	defer m.Close()
-	n := aptBenchItems()
-	debs := make([]string, 0, n)
-	for i := range n {
-		debs = append(debs, writeBenchDeb(b, filepath.Join(dir, "debs"), i))
-	}
-	if _, err := m.Upload(ctx, chantal.UploadRequest{Repo: "deb", Files: debs}); err != nil {
-		b.Fatal(err)
-	}
+	n, debs := uploadBenchDebs(ctx, b, m, dir, "deb")
 	// The signing key is generated once, by a publish of its own.
 	if _, err := m.Upload(ctx, chantal.UploadRequest{Repo: "warm", Files: debs[:1]}); err != nil {
 		b.Fatal(err)
@@ -115,6 +101,20 @@ func aptBenchConfig(b *testing.B, repos string) (open func() *chantal.Mirror, di
 
 // aptBenchItems is the benchmarks' package count: 20,000, or
 // CHANTAL_BENCH_APT_ITEMS.
+// uploadBenchDebs writes aptBenchItems() generated packages below dir and
+// uploads them to repo; it returns how many and their files.
+func uploadBenchDebs(ctx context.Context, b *testing.B, m *chantal.Mirror, dir, repo string) (int, []string) {
+	n := aptBenchItems()
+	debs := make([]string, 0, n)
+	for i := range n {
+		debs = append(debs, writeBenchDeb(b, filepath.Join(dir, "debs"), i))
+	}
+	if _, err := m.Upload(ctx, chantal.UploadRequest{Repo: repo, Files: debs}); err != nil {
+		b.Fatal(err)
+	}
+	return n, debs
+}
+
 func aptBenchItems() int {
 	if v, err := strconv.Atoi(os.Getenv("CHANTAL_BENCH_APT_ITEMS")); err == nil && v > 0 {
 		return v
