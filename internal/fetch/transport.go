@@ -16,8 +16,9 @@ import (
 	"time"
 )
 
-// newTransport builds the http.Transport for o.
-func newTransport(o *Options, par int) (*http.Transport, error) {
+// newTransport builds the transport for o: a directTransport for plain
+// http, over the http.Transport that serves everything else.
+func newTransport(o *Options, par int) (*directTransport, error) {
 	tc, err := tlsConfig(&o.TLS, time.Now())
 	if err != nil {
 		return nil, err
@@ -31,7 +32,7 @@ func newTransport(o *Options, par int) (*http.Transport, error) {
 		timeout = DefaultTimeout
 	}
 	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	return &http.Transport{
+	t := &http.Transport{
 		Proxy:                 proxy,
 		DialContext:           d.DialContext,
 		TLSClientConfig:       tc,
@@ -41,7 +42,8 @@ func newTransport(o *Options, par int) (*http.Transport, error) {
 		MaxIdleConnsPerHost:   par,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
-	}, nil
+	}
+	return newDirectTransport(t, d.DialContext, par), nil
 }
 
 // tlsConfig builds the client TLS configuration; now decides certificate validity
