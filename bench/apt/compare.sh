@@ -22,6 +22,11 @@
 # other (chantal-lite, then aptly), so load that changes during the run hits
 # both:
 #
+#	machine
+#	  fetch.floor     the same 63,000 downloads with nothing but SHA-256,
+#	                  temp file and rename (gen floor): the machine's floor
+#	  fetch.floor.raw the same without net/http's Transport and with
+#	                  O_TMPFILE + linkat (gen floor -raw -tmpfile)
 #	chantal-lite (mode: mirror, download.parallel 4)
 #	  sync.first      sync into an empty pool (63,000 downloads)
 #	  publish.first   publish repo (hard links, upstream indexes verbatim)
@@ -88,7 +93,13 @@ if [ ! -f "$up/repo/dists/stable/InRelease" ]; then
 	"$run/gen" repo -n "$PACKAGES" "$up"
 fi
 
-"$run/gen" serve -portfile "$run/port" "$up/repo" >"$run/serve.log" 2>&1 &
+# The upstream stands in for a remote mirror, whose CPU a real sync would not
+# share: gen serve answers from memory with a few microseconds a request
+# (SERVER=stdlib: net/http.FileServer, about ten times that). A warm-up pass
+# (gen floor, not timed) loads every file before the first timed step.
+serve_flag=
+[ "${SERVER:-lean}" = lean ] || serve_flag=-stdlib
+"$run/gen" serve -portfile "$run/port" $serve_flag "$up/repo" >"$run/serve.log" 2>&1 &
 srv=$!
 # On exit: stop the file server and the gpg-agent of our GNUPGHOME (if gpg
 # started one), both ours.
@@ -103,7 +114,10 @@ while [ ! -s "$run/port" ]; do
 	sleep 0.1
 done
 feed="http://127.0.0.1:$(cat "$run/port")/"
-echo "# upstream: $feed ($(du -sh "$up/repo" | cut -f1))"
+echo "# upstream: $feed ($(du -sh "$up/repo" | cut -f1), server ${SERVER:-lean})"
+"$run/gen" floor -parallel "$PARALLEL" "$feed" "$run/warmup" >/dev/null
+rm -rf "$run/warmup"
+sleep "${SETTLE:-120}"
 
 # The key aptly signs its publishes with (chantal-lite generates its own).
 export GNUPGHOME="$run/gnupg"
@@ -149,6 +163,14 @@ repositories:
     verify: {keys: [$up/key.asc]}
 EOF
 	cl="$run/chantal-lite -c $base/config.yaml"
+	# What the machine itself needs for the same downloads: the same
+	# requests in flight, SHA-256 checked, each written to a temp file and
+	# renamed into a fan-out directory, one syncfs (gen floor). No
+	# signature, index, catalog or resume: no tool can do less.
+	measure "$r" machine fetch.floor "$run/gen" floor -parallel "$PARALLEL" "$feed" "$base/floor"
+	# The same with nothing but bytes, hash and one link per file (gen
+	# floor -raw -tmpfile: no http.Transport, O_TMPFILE + linkat).
+	measure "$r" machine fetch.floor.raw "$run/gen" floor -raw -tmpfile -parallel "$PARALLEL" "$feed" "$base/floor.raw"
 	measure "$r" chantal sync.first $cl sync bench
 	grep -q "synced $PACKAGES items" "$run/chantal.sync.first.$r.log" || {
 		echo "compare.sh: chantal-lite did not sync $PACKAGES items:" >&2
@@ -254,6 +276,11 @@ fi
 awk -v c="$(med chantal publish.first 4)" -v m="$(med machine link.tree 4)" 'BEGIN {
 	printf "  %-46s %.2f of cp -al'"'"'s wall time (budget: <= 1.5)\n", "first publish, mirror mode (tree of hard links)", (m > 0 ? c / m : 0)
 }'
+for floor in fetch.floor fetch.floor.raw; do
+	awk -v c="$(med chantal sync.first 4)" -v a="$(med aptly mirror.update.first 4)" -v m="$(med machine $floor 4)" -v f=$floor 'BEGIN {
+		printf "  %-46s chantal-lite %.2f, aptly %.2f of its wall time\n", "first sync against the machine (" f ")", (m > 0 ? c / m : 0), (m > 0 ? a / m : 0)
+	}'
+done
 awk -v a="$(med aptly mirror.update.first 6)" -v c="$(med chantal sync.first 6)" 'BEGIN {
 	printf "  %-46s %.2f of aptly'"'"'s peak RSS (budget: <= 0.33)\n", "first sync peak RSS, chantal-lite", c / a
 }'
