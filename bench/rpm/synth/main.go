@@ -94,7 +94,6 @@ func main() {
 
 type gzFile struct {
 	f   *os.File
-	h   io.Writer
 	sum func() []byte
 	n   *counter
 	z   *gzip.Writer
