@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -215,16 +216,17 @@ func (m *Mirror) runPublish(ctx context.Context, j *pubJob) (*PublishResult, err
 	} else {
 		loadc <- nil
 	}
+	loaded := sync.OnceValue(func() error { return <-loadc })
 	stopLoad := func() {
 		cancel()
-		<-loadc
+		loaded()
 	}
+	defer stopLoad()
 	var signer formats.Signer
 	var keyFile string
 	if j.mode != formats.ModeMirror {
 		s, err := m.signer(j.rc)
 		if err != nil {
-			stopLoad()
 			return nil, j.fail(err)
 		}
 		// Signatures carry the state time too, so the same state always
@@ -237,7 +239,6 @@ func (m *Mirror) runPublish(ctx context.Context, j *pubJob) (*PublishResult, err
 		}
 		signer = s.WithClock(func() time.Time { return now })
 		if keyFile, err = m.writePublicKey(s.PublicKey()); err != nil {
-			stopLoad()
 			return nil, j.fail(err)
 		}
 	}
@@ -246,7 +247,7 @@ func (m *Mirror) runPublish(ctx context.Context, j *pubJob) (*PublishResult, err
 	if done {
 		stopLoad()
 	} else {
-		if err := <-loadc; err != nil {
+		if err := loaded(); err != nil {
 			return nil, j.fail(err)
 		}
 		files, links := splitLinks(j.files)

@@ -408,6 +408,17 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 		pf = rs.newPrefetcher(pctx)
 	}
 	st := &storer{rs: rs, pf: pf, pctx: pctx}
+	// handOver collects the batch in flight and starts writing batch.
+	handOver := func() error {
+		stored, err := st.wait()
+		want = append(want, stored...)
+		if err != nil {
+			return err
+		}
+		st.start(ctx, batch)
+		batch, pending = nil, 0
+		return nil
+	}
 	err = rs.format.Scan(ctx, sreq, func(e formats.Entry) error {
 		switch {
 		case e.Item != nil:
@@ -427,13 +438,7 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 				pending += len(f)
 			}
 			if len(batch) >= itemBatch || pending >= itemBatchBytes {
-				stored, err := st.wait()
-				want = append(want, stored...)
-				if err != nil {
-					return err
-				}
-				st.start(ctx, batch)
-				batch, pending = nil, 0
+				return handOver()
 			}
 		case e.File != nil:
 			if e.File.MirrorOnly && rs.mode != formats.ModeMirror {
@@ -444,13 +449,7 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 		return nil
 	})
 	if err == nil && storeEarly && len(batch) > 0 {
-		// The last batch too, so that its payloads are prefetched.
-		stored, serr := st.wait()
-		want = append(want, stored...)
-		if err = serr; err == nil {
-			st.start(ctx, batch)
-			batch = nil
-		}
+		err = handOver() // the last batch too, so that its payloads are prefetched
 	}
 	stored, serr := st.wait()
 	want = append(append(want, stored...), batch...)

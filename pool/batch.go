@@ -159,7 +159,13 @@ func (b *Batch) park(w *Writer, d Digest) (Info, error) {
 		return Info{}, w.unchmod(err)
 	}
 	// The batch's lock now guards the file: release the Writer's.
-	return b.keep(w, temp, d)
+	w.name = temp
+	info, err := w.close(d)
+	if err != nil {
+		return Info{}, err
+	}
+	b.add(temp, info)
+	return info, nil
 }
 
 // parkInPlace parks a Writer from b.Begin: its file already is in the batch
@@ -179,9 +185,15 @@ func (b *Batch) parkInPlace(w *Writer, d Digest) (Info, error) {
 	if prev, ok := b.parked[d]; ok && prev.Size == info.Size {
 		return prev, removeTemp(w.name)
 	}
-	b.pending = append(b.pending, parked{temp: w.name, info: info})
-	b.parked[d] = info
+	b.add(w.name, info)
 	return info, nil
+}
+
+// add records the file at temp, holding info's blob, as parked until Flush;
+// b.mu is held.
+func (b *Batch) add(temp string, info Info) {
+	b.pending = append(b.pending, parked{temp: temp, info: info})
+	b.parked[info.Digest] = info
 }
 
 // close ends w, whose verified file stays where it is, and returns its Info;
@@ -203,24 +215,6 @@ func removeTemp(name string) error {
 		return err
 	}
 	return nil
-}
-
-// keep closes w's file, which is at path in the batch directory, and
-// records it as parked until Flush; b.mu is held.
-func (b *Batch) keep(w *Writer, path string, d Digest) (Info, error) {
-	w.done = true
-	fi, statErr := w.f.Stat()
-	closeErr := w.f.Close()
-	if err := errors.Join(statErr, closeErr); err != nil {
-		if rerr := os.Remove(path); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
-		return Info{}, err
-	}
-	info := Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}
-	b.pending = append(b.pending, parked{temp: path, info: info})
-	b.parked[d] = info
-	return info, nil
 }
 
 // open creates and locks the batch directory; b.mu is held.

@@ -560,9 +560,10 @@ func (r *run) checkTop(name string) error {
 }
 
 // syncPayloads links every item of next whose path is new or whose digest
-// changed relative to cur (read by readManifestLines). A nil cur means the current manifest is unknown: each path
-// is then checked with lstat, and kept when it is a hard link of its blob
-// (or, with no pool to compare against, any regular file).
+// changed relative to cur (read by readManifestLines). A nil cur means the
+// current manifest is unknown: each path is then checked with lstat, and
+// kept when it is a hard link of its blob (or, with no pool to compare
+// against, any regular file).
 func (r *run) syncPayloads(ctx context.Context, p *pool.Store, next, cur *manifest) (linked, replaced int, err error) {
 	items := next.Items
 	place := func(i int, existed bool) error {

@@ -111,10 +111,7 @@ func (s *stagingSink) closeLeftovers() []string {
 // closes them. It must be called, once, before the staging directory is
 // renamed into place; release closes them without syncing on failure.
 func (s *stagingSink) sync() error {
-	s.mu.Lock()
-	fs := s.closed
-	s.closed = nil
-	s.mu.Unlock()
+	fs := s.takeClosed()
 	var g errgroup.Group
 	g.SetLimit(8)
 	for _, f := range fs {
@@ -132,13 +129,18 @@ func (s *stagingSink) sync() error {
 	return g.Wait()
 }
 
-// release closes the files still waiting for sync.
-func (s *stagingSink) release() {
+// takeClosed returns the files waiting for sync and forgets them.
+func (s *stagingSink) takeClosed() []*os.File {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	fs := s.closed
 	s.closed = nil
-	s.mu.Unlock()
-	for _, f := range fs {
+	return fs
+}
+
+// release closes the files still waiting for sync.
+func (s *stagingSink) release() {
+	for _, f := range s.takeClosed() {
 		f.Close() // read-only use left; the publish is failing anyway
 	}
 }

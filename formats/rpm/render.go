@@ -129,11 +129,11 @@ func publishedNEVRAs(ctx context.Context, s formats.Streams) (map[nevra]bool, er
 	}
 }
 
-// renderMirror copies every repo-level file verbatim.
 // MirrorFromFiles implements formats.MirrorFromFiles: renderMirror copies
 // the upstream files and reads nothing of the items.
 func (f *Format) MirrorFromFiles() bool { return true }
 
+// renderMirror copies every repo-level file verbatim.
 func (f *Format) renderMirror(ctx context.Context, req formats.RenderRequest) error {
 	for _, fl := range req.Files {
 		if _, err := copyFile(ctx, req, fl, fl.Path, 0); err != nil {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 )
@@ -26,16 +25,15 @@ import (
 //
 // Connections are kept alive as net/http does: a response read to its end,
 // neither side asking to close, returns its connection to the idle list
-// (at most maxIdle per host, closed after idleFor unused). A request that
+// (at most next.MaxIdleConnsPerHost per host, closed after
+// next.IdleConnTimeout unused). A request that
 // fails on a reused connection before any byte of the response arrived (the
 // server closed it while idle) is sent again on another one, as
 // net/http.Transport does for idempotent requests.
 type directTransport struct {
-	next    *http.Transport
-	proxy   func(*http.Request) (*url.URL, error)
-	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
-	maxIdle int
-	idleFor time.Duration
+	// next serves what is not plain http; its Proxy, DialContext,
+	// MaxIdleConnsPerHost and IdleConnTimeout apply here too.
+	next *http.Transport
 
 	mu      sync.Mutex
 	idle    map[string][]*directConn // host:port → idle connections, most recent last
@@ -60,12 +58,8 @@ var aLongTimeAgo = time.Unix(1, 0)
 // maxInformational bounds the 1xx responses skipped before the final one.
 const maxInformational = 8
 
-func newDirectTransport(next *http.Transport, dial func(context.Context, string, string) (net.Conn, error), maxIdle int) *directTransport {
-	return &directTransport{
-		next: next, proxy: next.Proxy, dial: dial,
-		maxIdle: maxIdle, idleFor: next.IdleConnTimeout,
-		idle: map[string][]*directConn{},
-	}
+func newDirectTransport(next *http.Transport) *directTransport {
+	return &directTransport{next: next, idle: map[string][]*directConn{}}
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -75,8 +69,8 @@ func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		(req.Body != nil && req.Body != http.NoBody) {
 		return t.next.RoundTrip(req)
 	}
-	if t.proxy != nil {
-		p, err := t.proxy(req)
+	if t.next.Proxy != nil {
+		p, err := t.next.Proxy(req)
 		if err != nil {
 			return nil, err
 		}
@@ -155,14 +149,14 @@ func (t *directTransport) get(ctx context.Context, addr string) (*directConn, er
 	for l := t.idle[addr]; len(l) > 0; l = t.idle[addr] {
 		dc := l[len(l)-1]
 		t.idle[addr] = l[:len(l)-1]
-		if now.Sub(dc.since) < t.idleFor && !connBroken(dc.c) {
+		if now.Sub(dc.since) < t.next.IdleConnTimeout && !connBroken(dc.c) {
 			t.mu.Unlock()
 			return dc, nil
 		}
 		dc.c.Close()
 	}
 	t.mu.Unlock()
-	c, err := t.dial(ctx, "tcp", addr)
+	c, err := t.next.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -174,20 +168,24 @@ func (t *directTransport) put(addr string, dc *directConn) {
 	dc.since, dc.reused = time.Now(), true
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.idle[addr]) >= t.maxIdle {
+	maxIdle := t.next.MaxIdleConnsPerHost
+	if maxIdle <= 0 {
+		maxIdle = http.DefaultMaxIdleConnsPerHost // as net/http reads 0
+	}
+	if len(t.idle[addr]) >= maxIdle {
 		dc.c.Close()
 		return
 	}
 	t.idle[addr] = append(t.idle[addr], dc)
 	if t.janitor == nil {
-		t.janitor = time.AfterFunc(t.idleFor, t.sweep)
+		t.janitor = time.AfterFunc(t.next.IdleConnTimeout, t.sweep)
 	}
 }
 
-// sweep closes the connections idle for idleFor or longer, and re-arms
-// itself while others remain.
+// sweep closes the connections idle for next.IdleConnTimeout or longer, and
+// re-arms itself while others remain.
 func (t *directTransport) sweep() {
-	now := time.Now()
+	now, idleFor := time.Now(), t.next.IdleConnTimeout
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.janitor = nil
@@ -195,11 +193,11 @@ func (t *directTransport) sweep() {
 	for addr, l := range t.idle {
 		kept := l[:0]
 		for _, dc := range l {
-			if age := now.Sub(dc.since); age >= t.idleFor {
+			if age := now.Sub(dc.since); age >= idleFor {
 				dc.c.Close()
 			} else {
 				kept = append(kept, dc)
-				if left := t.idleFor - age; next == 0 || left < next {
+				if left := idleFor - age; next == 0 || left < next {
 					next = left
 				}
 			}

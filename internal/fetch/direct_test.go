@@ -255,7 +255,7 @@ func TestDirectCancelDuringBody(t *testing.T) {
 
 func TestDirectIdleLimitAndSweep(t *testing.T) {
 	var closed atomic.Int32
-	tr := newDirectTransport(&http.Transport{IdleConnTimeout: time.Hour}, nil, 2)
+	tr := newDirectTransport(&http.Transport{IdleConnTimeout: time.Hour, MaxIdleConnsPerHost: 2})
 	pipe := func() *directConn {
 		a, b := net.Pipe()
 		t.Cleanup(func() { b.Close() })
@@ -303,7 +303,7 @@ func TestDirectLeavesOthersToNetHTTP(t *testing.T) {
 	defer srv.Close()
 	srv.EnableHTTP2 = true
 	next := srv.Client().Transport.(*http.Transport)
-	tr := newDirectTransport(next, nil, 2)
+	tr := newDirectTransport(next)
 	resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)

@@ -43,7 +43,7 @@ func newTransport(o *Options, par int) (*directTransport, error) {
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	return newDirectTransport(t, d.DialContext, par), nil
+	return newDirectTransport(t), nil
 }
 
 // tlsConfig builds the client TLS configuration; now decides certificate validity

@@ -94,31 +94,27 @@ func floor(ctx context.Context, feed, dist, dir string, parallel int, raw, tmpfi
 	g, ctx := errgroup.WithContext(ctx)
 	for range parallel {
 		g.Go(func() error {
-			var conn *rawConn
+			get := func(name string) (*http.Response, error) {
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, feed+"/"+name, nil)
+				if err != nil {
+					return nil, err
+				}
+				return client.Do(req)
+			}
 			if raw {
-				u, err := url.Parse(feed)
+				c, err := dialRaw(feed)
 				if err != nil {
 					return err
 				}
-				c, err := net.Dial("tcp", u.Host)
-				if err != nil {
-					return err
-				}
-				defer c.Close()
-				conn = &rawConn{c: c, r: bufio.NewReader(c), host: u.Host, base: u.Path, store: store}
+				defer c.c.Close()
+				get = c.get
 			}
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= len(files) || ctx.Err() != nil {
 					return nil
 				}
-				if conn != nil {
-					if err := conn.get(files[i].name, files[i].sha, dir, i); err != nil {
-						return err
-					}
-					continue
-				}
-				if err := floorOne(ctx, client, feed+"/"+files[i].name, files[i].sha, dir, i, store); err != nil {
+				if err := fetchOne(get, store, files[i].name, files[i].sha, dir, i); err != nil {
 					return err
 				}
 			}
@@ -139,35 +135,9 @@ func floor(ctx context.Context, feed, dist, dir string, parallel int, raw, tmpfi
 	return nil
 }
 
-func floorOne(ctx context.Context, client *http.Client, url, want, dir string, i int, store func(io.Reader, string, string, int) error) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	return store(resp.Body, want, dir, i)
-}
-
-type rawConn struct {
-	c          net.Conn
-	r          *bufio.Reader
-	host, base string
-	store      func(body io.Reader, want, dir string, i int) error
-}
-
-func (rc *rawConn) get(name, want, dir string, i int) error {
-	req := &http.Request{Method: "GET", URL: &url.URL{Path: rc.base + "/" + name}, Host: rc.host, Header: http.Header{}, ProtoMajor: 1, ProtoMinor: 1}
-	if err := req.Write(rc.c); err != nil {
-		return err
-	}
-	resp, err := http.ReadResponse(rc.r, req)
+// fetchOne gets name and stores its body as the i-th payload.
+func fetchOne(get func(string) (*http.Response, error), store func(io.Reader, string, string, int) error, name, want, dir string, i int) error {
+	resp, err := get(name)
 	if err != nil {
 		return err
 	}
@@ -175,7 +145,36 @@ func (rc *rawConn) get(name, want, dir string, i int) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s: %s", name, resp.Status)
 	}
-	return rc.store(resp.Body, want, dir, i)
+	return store(resp.Body, want, dir, i)
+}
+
+// rawConn sends one request at a time on its own connection.
+type rawConn struct {
+	c          net.Conn
+	r          *bufio.Reader
+	host, base string
+}
+
+func dialRaw(feed string) (*rawConn, error) {
+	u, err := url.Parse(feed)
+	if err != nil {
+		return nil, err
+	}
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		return nil, err
+	}
+	return &rawConn{c: c, r: bufio.NewReader(c), host: u.Host, base: u.Path}, nil
+}
+
+// get writes the request for name and reads the response's head; the body
+// must be read to its end before the next get.
+func (rc *rawConn) get(name string) (*http.Response, error) {
+	req := &http.Request{Method: "GET", URL: &url.URL{Path: rc.base + "/" + name}, Host: rc.host, Header: http.Header{}, ProtoMajor: 1, ProtoMinor: 1}
+	if err := req.Write(rc.c); err != nil {
+		return nil, err
+	}
+	return http.ReadResponse(rc.r, req)
 }
 
 // renameStore writes body to a temp file and renames it into the pool.
