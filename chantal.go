@@ -294,6 +294,11 @@ func (m *Mirror) update(ctx context.Context, fn func(*catalog.Tx) error) error {
 	return err
 }
 
+// updater makes Mirror.update a catalog.Updater.
+type updater func(context.Context, func(*catalog.Tx) error) error
+
+func (u updater) Update(ctx context.Context, fn func(*catalog.Tx) error) error { return u(ctx, fn) }
+
 // view runs fn in a read transaction on a catalog opened read-only.
 func (m *Mirror) view(ctx context.Context, fn func(*catalog.Tx) error) error {
 	db, err := catalog.Open(m.catalogPath(), &catalog.Options{Timeout: m.lockWait, ReadOnly: true, Logger: m.log})

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -395,19 +396,32 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 	if rs.mode == formats.ModeMirror {
 		lay = nil
 	}
-	// Scanned items go to the catalog in batches, written by a goroutine of
-	// their own while the scan goes on (one batch at a time, in order).
+	// Scanned items are staged in batches (catalog.Stage: records spooled,
+	// the memory they held freed) by a goroutine of their own while the scan
+	// goes on (one batch at a time, in order), and written to the catalog in
+	// digest order once the scan is done.
 	var batch []wanted
 	pending := 0
+	var stage *catalog.Stage
+	if storeEarly {
+		if stage, err = catalog.NewStage(filepath.Dir(m.catalogPath())); err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := stage.Close(); cerr != nil {
+				m.log.Warn("removing the item spool", "repo", id, "err", cerr)
+			}
+		}()
+	}
 	// Payloads download while the scan goes on, when that is safe: the
-	// storer hands each batch to the prefetcher once the catalog has it.
+	// storer hands each batch to the prefetcher once it is staged.
 	pctx, stopPrefetch := context.WithCancel(ctx)
 	defer stopPrefetch()
 	var pf *prefetcher
 	if storeEarly {
 		pf = rs.newPrefetcher(pctx)
 	}
-	st := &storer{rs: rs, pf: pf, pctx: pctx}
+	st := &storer{rs: rs, stage: stage, pf: pf, pctx: pctx}
 	// handOver collects the batch in flight and starts writing batch.
 	handOver := func() error {
 		stored, err := st.wait()
@@ -466,6 +480,12 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 	if serr != nil {
 		return fmt.Errorf("scanning upstream: %w", serr)
 	}
+	if stage != nil {
+		// While the prefetcher downloads.
+		if err := stage.Commit(ctx, updater(m.update)); err != nil {
+			return fmt.Errorf("storing items: %w", err)
+		}
+	}
 	if want, err = rs.filter(ctx, want, prefiltered); err != nil {
 		return err
 	}
@@ -483,25 +503,23 @@ func (rs *repoSync) run(ctx context.Context, dryRun bool) error {
 	return rs.reconcile(ctx, want, files, prefetched, dryRun)
 }
 
-// itemBatch is how many scanned items are written to the catalog at once,
-// at most.
+// itemBatch is how many scanned items are staged at once, at most.
 const itemBatch = 2000
 
-// itemBatchBytes bounds the verbatim metadata of one batch: a write
-// transaction keeps every page it dirties in memory until it commits, and
-// items land on random pages (their keys are digests), so the batch's size,
-// not the catalog's, sets the sync's peak memory. 2 MiB is about 400 RPM
-// packages with primary, filelists and other, or 1,800 Debian stanzas.
+// itemBatchBytes bounds the verbatim metadata of one batch, which is held
+// until the batch is staged: 2 MiB is about 400 RPM packages with primary,
+// filelists and other, or 1,800 Debian stanzas.
 const itemBatchBytes = 2 << 20
 
-// storer writes batches of scanned items (storeItems) in a goroutine of its
-// own, one batch at a time, so the catalog's commits overlap the scan, and
-// then queues their payloads in the prefetcher (if any).
+// storer stages batches of scanned items (storeItems) in a goroutine of its
+// own, one batch at a time, so that work overlaps the scan, and then queues
+// their payloads in the prefetcher (if any).
 type storer struct {
-	rs   *repoSync
-	pf   *prefetcher
-	pctx context.Context  // the prefetcher's
-	done chan storeResult // the batch in flight; nil when none is
+	rs    *repoSync
+	stage *catalog.Stage
+	pf    *prefetcher
+	pctx  context.Context  // the prefetcher's
+	done  chan storeResult // the batch in flight; nil when none is
 }
 
 type storeResult struct {
@@ -515,7 +533,7 @@ func (s *storer) start(ctx context.Context, batch []wanted) {
 	done := make(chan storeResult, 1)
 	s.done = done
 	go func() {
-		err := s.rs.storeItems(ctx, batch)
+		err := s.rs.storeItems(ctx, s.stage, batch)
 		if err == nil {
 			for i := range batch {
 				s.pf.add(s.pctx, &batch[i])
@@ -536,14 +554,15 @@ func (s *storer) wait() ([]wanted, error) {
 	return r.batch, r.err
 }
 
-// storeItems writes scanned items whose digest upstream declares into the
-// catalog in one short transaction and slims them in memory (see slim), so
-// a large upstream's verbatim metadata is not held until the end of the sync.
-// Item records are content-addressed: one that ends up unreferenced (a
-// download failed, the sync was interrupted) is removed by GC.
-func (rs *repoSync) storeItems(ctx context.Context, batch []wanted) error {
+// storeItems stages the scanned items whose digest upstream declares and the
+// catalog does not hold (they are fresh), for stage's Commit at the end of
+// the scan, and slims them in memory (see slim), so a large upstream's
+// verbatim metadata is not held until the end of the sync. Item records are
+// content-addressed: one that ends up unreferenced (a download failed, the
+// sync was interrupted) is removed by GC.
+func (rs *repoSync) storeItems(ctx context.Context, stage *catalog.Stage, batch []wanted) error {
 	var put []catalog.Item
-	err := rs.m.update(ctx, func(tx *catalog.Tx) error {
+	err := rs.m.view(ctx, func(tx *catalog.Tx) error {
 		put = put[:0]
 		for i := range batch {
 			it := &batch[i].Item
@@ -564,9 +583,12 @@ func (rs *repoSync) storeItems(ctx context.Context, batch []wanted) error {
 				Checksums: it.Checksums, Fields: it.Fields, Fragments: it.Fragments,
 			})
 		}
-		return tx.PutItems(put)
+		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := stage.Add(put); err != nil {
 		return err
 	}
 	_, keepFields := rs.format.(formats.RemoteFetcher)

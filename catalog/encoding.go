@@ -309,7 +309,12 @@ func encodeItem(it *Item) []byte {
 	for _, v := range it.Fragments {
 		n += len(v) + 16
 	}
-	e := encoder{buf: make([]byte, 0, n)}
+	return appendItem(make([]byte, 0, n), it)
+}
+
+// appendItem appends the encoding of it (encodeItem) to dst.
+func appendItem(dst []byte, it *Item) []byte {
+	e := encoder{buf: dst}
 	e.uvarint(itemEncodingV1)
 	e.varint(it.Size)
 	e.str(it.Format)

@@ -251,21 +251,9 @@ func (tx *Tx) PutItem(it Item) error {
 	if it.Digest.IsZero() {
 		return fmt.Errorf("put item: zero digest: %w", ErrInvalid)
 	}
-	data := encodeItem(&it)
-	old := tx.bucket(bucketItems).Get(it.Digest[:])
-	if bytes.Equal(old, data) {
-		return nil // unchanged: dirty no pages
-	}
-	if old != nil {
-		if err := tx.logItemChange(it.Digest); err != nil {
-			return err
-		}
-	}
-	if err := tx.unindexItem(it.Digest); err != nil {
+	wrote, _, err := tx.putRecord(tx.bucket(bucketItems), it.Digest, encodeItem(&it))
+	if err != nil || !wrote {
 		return err
-	}
-	if err := tx.bucket(bucketItems).Put(it.Digest[:], data); err != nil {
-		return fmt.Errorf("put item %s: %w", it.Digest, err)
 	}
 	idx := tx.bucket(bucketChecksum)
 	for _, k := range indexKeys(&it) {
@@ -297,25 +285,14 @@ func (tx *Tx) PutItems(items []Item) error {
 		if it.Digest.IsZero() {
 			return fmt.Errorf("put items: zero digest: %w", ErrInvalid)
 		}
-		data := encodeItem(it)
-		old := bucket.Get(it.Digest[:])
-		if bytes.Equal(old, data) {
-			continue
+		wrote, _, err := tx.putRecord(bucket, it.Digest, encodeItem(it))
+		if err != nil {
+			return err
 		}
-		if old != nil {
-			if err := tx.logItemChange(it.Digest); err != nil {
-				return err
+		if wrote {
+			for _, k := range indexKeys(it) {
+				index = append(index, entry{k, it.Digest[:]})
 			}
-			// A new item has no index entries: no second look-up.
-			if err := tx.unindexItem(it.Digest); err != nil {
-				return err
-			}
-		}
-		if err := bucket.Put(it.Digest[:], data); err != nil {
-			return fmt.Errorf("put item %s: %w", it.Digest, err)
-		}
-		for _, k := range indexKeys(it) {
-			index = append(index, entry{k, it.Digest[:]})
 		}
 	}
 	slices.SortFunc(index, func(a, b entry) int { return bytes.Compare(a.k, b.k) })
@@ -326,6 +303,31 @@ func (tx *Tx) PutItems(items []Item) error {
 		}
 	}
 	return nil
+}
+
+// putRecord stores data, an encoded item, as item d in bucket (the items
+// bucket) unless the catalog holds exactly it. Replacing a different record
+// logs the change and removes the old record's checksum index entries; the
+// caller writes the new record's (wrote), which a new record has none of
+// yet (replaced is false).
+func (tx *Tx) putRecord(bucket *bolt.Bucket, d pool.Digest, data []byte) (wrote, replaced bool, err error) {
+	old := bucket.Get(d[:])
+	if bytes.Equal(old, data) {
+		return false, false, nil // unchanged: dirty no pages
+	}
+	if old != nil {
+		if err := tx.logItemChange(d); err != nil {
+			return false, false, err
+		}
+		// A new item has no index entries: no second look-up.
+		if err := tx.unindexItem(d); err != nil {
+			return false, false, err
+		}
+	}
+	if err := bucket.Put(d[:], data); err != nil {
+		return false, false, fmt.Errorf("put item %s: %w", d, err)
+	}
+	return true, old != nil, nil
 }
 
 // unindexItem removes the checksum index entries of the stored item d
@@ -380,7 +382,9 @@ func (tx *Tx) ItemByChecksum(algo, hexsum string) (pool.Digest, error) {
 		}
 	}
 	v := tx.bucket(bucketChecksum).Get(checksumKey(algo, hexsum))
-	if len(v) != len(pool.Digest{}) {
+	// An entry may outlive the write of its item that was interrupted (see
+	// Stage.Commit): it finds nothing.
+	if len(v) != len(pool.Digest{}) || tx.bucket(bucketItems).Get(v) == nil {
 		return pool.Digest{}, fmt.Errorf("item with %s %s: %w", algo, hexsum, ErrNotFound)
 	}
 	return pool.Digest(v), nil
@@ -403,7 +407,9 @@ func (tx *Tx) WalkItems(fn func(Item) error) error {
 }
 
 // PruneItems deletes every item that no live state (of a repository or a
-// snapshot) references and returns how many it deleted.
+// snapshot) references, and the checksum index entries that point at no
+// item (an interrupted Stage.Commit leaves them), and returns how many items
+// it deleted.
 func (tx *Tx) PruneItems() (int, error) {
 	if err := tx.writable("prune items"); err != nil {
 		return 0, err
@@ -424,6 +430,22 @@ func (tx *Tx) PruneItems() (int, error) {
 	}
 	for _, d := range dead {
 		if err := tx.DeleteItem(d); err != nil {
+			return 0, fmt.Errorf("prune items: %w", err)
+		}
+	}
+	items := tx.bucket(bucketItems)
+	var stale [][]byte
+	if err := tx.bucket(bucketChecksum).ForEach(func(k, v []byte) error {
+		if items.Get(v) == nil {
+			stale = append(stale, bytes.Clone(k))
+		}
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("prune items: %w", err)
+	}
+	idx := tx.bucket(bucketChecksum)
+	for _, k := range stale {
+		if err := idx.Delete(k); err != nil {
 			return 0, fmt.Errorf("prune items: %w", err)
 		}
 	}

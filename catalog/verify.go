@@ -32,6 +32,10 @@ const maxProblems = 100
 // VerifyReport is the result of Tx.Verify.
 type VerifyReport struct {
 	Repos, Items, States, Chunks, Refs, Snapshots, ViewSnapshots, SyncRuns int
+	// StaleIndex counts checksum index entries that point at no item: what
+	// an interrupted sync leaves, harmless (lookups ignore them) and removed
+	// by the next GC. Not a problem.
+	StaleIndex int
 	// Problems lists up to 100 problems; Omitted counts the rest.
 	Problems []Problem
 	Omitted  int
@@ -55,7 +59,7 @@ func (r *VerifyReport) add(kind, record, format string, a ...any) {
 // names a stored item and every advisory file a stored advisory set; every
 // state a repository, snapshot or view snapshot holds exists; every
 // snapshot and sync run names a stored repository; the checksum index
-// points at stored items; and the reference counts of states and chunks
+// holds digests (entries whose item is gone are counted, not problems); and the reference counts of states and chunks
 // equal their holders. Problems are reported in the result; the error is
 // for I/O failures and cancellation only.
 func (tx *Tx) Verify(ctx context.Context) (*VerifyReport, error) {
@@ -163,8 +167,11 @@ func (tx *Tx) Verify(ctx context.Context) (*VerifyReport, error) {
 		items[pool.Digest(k)] = struct{}{}
 	}
 	if err := tx.bucket(bucketChecksum).ForEach(func(k, v []byte) error {
-		if _, ok := items[pool.Digest(v)]; len(v) != len(pool.Digest{}) || !ok {
-			rep.add("reference", fmt.Sprintf("checksum %q", bytes.ReplaceAll(k, []byte{0}, []byte{':'})), "points at missing item %x", v)
+		switch _, ok := items[pool.Digest(v)]; {
+		case len(v) != len(pool.Digest{}):
+			rep.add("corrupt", fmt.Sprintf("checksum %q", bytes.ReplaceAll(k, []byte{0}, []byte{':'})), "value is not a SHA-256 digest")
+		case !ok:
+			rep.StaleIndex++ // an interrupted Stage.Commit; PruneItems removes it
 		}
 		return nil
 	}); err != nil {

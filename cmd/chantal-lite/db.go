@@ -118,7 +118,7 @@ func dbVerify(c *cli.Context, env *appEnv) error {
 	js := map[string]any{
 		"ok": res.OK(), "repos": cr.Repos, "items": cr.Items, "states": cr.States, "chunks": cr.Chunks, "refs": cr.Refs,
 		"snapshots": cr.Snapshots, "view_snapshots": cr.ViewSnapshots, "sync_runs": cr.SyncRuns,
-		"problems": cr.Problems, "problems_omitted": cr.Omitted,
+		"problems": cr.Problems, "problems_omitted": cr.Omitted, "stale_index_entries": cr.StaleIndex,
 		"live_blobs": res.LiveBlobs, "missing_blobs": missing, "missing_count": res.MissingCount,
 	}
 	if res.Pool != nil {
@@ -136,6 +136,9 @@ func dbVerify(c *cli.Context, env *appEnv) error {
 		}
 		if cr.Omitted > 0 {
 			fmt.Fprintf(w, "  … and %d more\n", cr.Omitted)
+		}
+		if cr.StaleIndex > 0 {
+			fmt.Fprintf(w, "  %d checksum index entries of items an interrupted sync did not store (harmless; gc removes them)\n", cr.StaleIndex)
 		}
 		fmt.Fprintf(w, "pool: %d referenced blobs, %d missing\n", res.LiveBlobs, res.MissingCount)
 		for _, d := range missing {
