@@ -21,11 +21,12 @@ import (
 )
 
 func main() {
-	// A sync streams large upstream indexes through short-lived buffers, and
-	// with the runtime's default GOGC of 100 the heap grows to twice its
-	// live size between collections: most of a large sync's peak RSS. At 50
-	// the peak of a 63,000-package APT sync drops by a fifth (243 -> 197 MB)
-	// for no measurable time. GOGC in the environment still wins.
+	// A large sync or import streams upstream indexes through short-lived
+	// buffers, and with the runtime's default GOGC of 100 the heap grows to
+	// twice its live size between collections: most of their peak RSS. At
+	// 50 the peak of a 63,000-package APT sync dropped by a fifth (243 ->
+	// 197 MB). Sync and publish tune it further while their live heap is
+	// small (gctune.Tune); GOGC in the environment still wins.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}

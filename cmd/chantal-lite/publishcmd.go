@@ -3,12 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/chantal-lite/chantal"
+	"github.com/chantal-lite/chantal/internal/gctune"
 )
 
 func publishCommand(env *appEnv) *cli.Command {
@@ -19,15 +19,7 @@ func publishCommand(env *appEnv) *cli.Command {
 			if err != nil {
 				return err
 			}
-			// main lowers GOGC for syncs; a publish holds little live
-			// memory and streams cached segments, so it runs with the
-			// runtime's default, and at 400 while its live heap is under
-			// 32 MiB (a republish after a small change collects a few
-			// times instead of a dozen), unless the environment says
-			// otherwise.
-			if os.Getenv("GOGC") == "" {
-				tuneGC(100, 400, 32<<20)
-			}
+			gctune.ForPublish()
 			m, err := env.open()
 			if err != nil {
 				return err

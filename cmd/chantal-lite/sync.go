@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/chantal-lite/chantal"
+	"github.com/chantal-lite/chantal/internal/gctune"
 )
 
 func syncCommand(env *appEnv) *cli.Command {
@@ -31,6 +32,7 @@ Exit code 3 means some items failed and the rest were synced.`,
 			if c.Bool("all") == (c.NArg() > 0) {
 				return usagef("name repositories or use --all")
 			}
+			gctune.ForSync()
 			m, err := env.open()
 			if err != nil {
 				return err

@@ -35,7 +35,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -47,6 +46,7 @@ import (
 	"github.com/chantal-lite/chantal/config"
 	"github.com/chantal-lite/chantal/formats"
 	"github.com/chantal-lite/chantal/formats/rpm"
+	"github.com/chantal-lite/chantal/internal/gctune"
 	"github.com/chantal-lite/chantal/internal/pgp"
 )
 
@@ -310,15 +310,12 @@ repositories:
 var started = time.Now()
 
 // syncRepo is the ingest step: a Sync of DIR/repo in mode into an empty base
-// path, with the command line's garbage collector setting (GOGC 50 unless the
-// environment sets it; see cmd/chantal-lite).
+// path, with the command line's garbage collector setting (gctune.ForSync).
 func syncRepo(ctx context.Context, dir, mode string) error {
 	if mode != "filtered" && mode != "mirror" {
 		return fmt.Errorf("mode %q: want filtered or mirror", mode)
 	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(50)
-	}
+	gctune.ForSync()
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return err

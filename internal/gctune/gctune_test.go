@@ -1,4 +1,4 @@
-package main
+package gctune
 
 import (
 	"runtime"
@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// TestTuneGC: GOGC stays at the small-heap setting while the live heap is
+// TestTune: GOGC stays at the small-heap setting while the live heap is
 // small and returns to the base one once a collection finds it grown.
-func TestTuneGC(t *testing.T) {
+func TestTune(t *testing.T) {
 	old := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(old)
-	tuneGC(100, 400, 8<<20)
+	Tune(100, 400, 8<<20)
 	runtime.GC()
 	runtime.GC()
 	time.Sleep(10 * time.Millisecond) // the finalizer runs in its own goroutine
