@@ -129,8 +129,8 @@ func (s *Stage) indexKeys(r *stagedRecord, fn func(k []byte) error) error {
 // Commit writes the staged items into the catalog through u, as PutItems
 // would: an item the catalog already holds unchanged is left alone, one it
 // holds differently is replaced (and logged). The checksum index entries of
-// every staged item go first, in one transaction and in key order; then the
-// records, in digest order, in transactions of about 8 MiB. If Commit fails
+// every staged item go first, in key order; then the records, in digest
+// order; each in transactions of about 8 MiB. If Commit fails
 // or is interrupted part way, the items of the transactions that committed
 // are stored (an unreferenced item is pruned by GC like any other), and the
 // index may keep entries of items that were not: lookups ignore them and
@@ -164,14 +164,21 @@ func (s *Stage) Commit(ctx context.Context, u Updater) error {
 		})
 	}
 	slices.SortFunc(index, func(a, b entry) int { return bytes.Compare(a.k, b.k) })
-	if len(index) > 0 {
+	for len(index) > 0 {
+		n, size := 0, 0
+		for n < len(index) && (n == 0 || size+len(index[n].k)+len(pool.Digest{}) <= s.chunkBytes) {
+			size += len(index[n].k) + len(pool.Digest{})
+			n++
+		}
+		chunk := index[:n]
+		index = index[n:]
 		err := u.Update(ctx, func(tx *Tx) error {
 			if err := tx.writable("stage items"); err != nil {
 				return err
 			}
 			idx := tx.bucket(bucketChecksum)
 			idx.FillPercent = stageFill
-			for _, e := range index {
+			for _, e := range chunk {
 				if err := idx.Put(e.k, e.d[:]); err != nil {
 					return fmt.Errorf("stage items: %w", err)
 				}
@@ -182,7 +189,6 @@ func (s *Stage) Commit(ctx context.Context, u Updater) error {
 			return err
 		}
 	}
-	index = nil
 
 	for len(recs) > 0 {
 		n, size := 0, 0

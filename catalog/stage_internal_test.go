@@ -103,7 +103,7 @@ func TestStageMatchesPutItems(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	s.chunkBytes = 64 << 10 // about a hundred items a transaction
+	s.chunkBytes = 64 << 10 // index and records in several transactions each
 	for i := 0; i < len(items); i += 500 {
 		if err := s.Add(items[i:min(i+500, len(items))]); err != nil {
 			t.Fatal(err)
@@ -192,7 +192,7 @@ func TestStageInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	s.chunkBytes = 32 << 10
+	s.chunkBytes = 96 << 10 // the index in one transaction, the records in several
 	if err := s.Add(items); err != nil {
 		t.Fatal(err)
 	}
