@@ -2,11 +2,13 @@ package chantal
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -330,34 +332,29 @@ func (rs *repoSync) changes(ctx context.Context, old, next *catalog.State, want 
 	for _, r := range old.Refs {
 		oldBy[r.Path] = r.Digest
 	}
-	nextBy := make(map[string]bool, len(next.Refs))
-	for _, r := range next.Refs {
-		nextBy[r.Path] = true
-	}
 	byPath := make(map[string]*wanted, len(want))
 	for i := range want {
 		byPath[want[i].Path] = &want[i]
 	}
-	type key struct{ name, arch string }
-	added := map[key][]Change{}
-	var addOrder []key
+	var added []Change // in next's order
 	for _, r := range next.Refs {
 		d, had := oldBy[r.Path]
 		if had && (d == r.Digest || r.Digest.IsZero()) { // zero: a dry run's undownloaded item
 			continue
 		}
 		w := byPath[r.Path]
-		c := Change{Name: w.Name, Arch: w.Arch, New: w.Version, Path: r.Path}
-		k := key{w.Name, w.Arch}
-		if _, ok := added[k]; !ok {
-			addOrder = append(addOrder, k)
-		}
-		added[k] = append(added[k], c)
+		added = append(added, Change{Name: w.Name, Arch: w.Arch, New: w.Version, Path: r.Path})
 	}
 	var removedRefs []catalog.Ref
-	for _, r := range old.Refs {
-		if !nextBy[r.Path] {
-			removedRefs = append(removedRefs, r)
+	if len(old.Refs) > 0 {
+		nextBy := make(map[string]bool, len(next.Refs))
+		for _, r := range next.Refs {
+			nextBy[r.Path] = true
+		}
+		for _, r := range old.Refs {
+			if !nextBy[r.Path] {
+				removedRefs = append(removedRefs, r)
+			}
 		}
 	}
 	var removed []Change
@@ -377,20 +374,38 @@ func (rs *repoSync) changes(ctx context.Context, old, next *catalog.State, want 
 			return err
 		}
 	}
-	for _, c := range removed {
-		k := key{c.Name, c.Arch}
-		if as := added[k]; len(as) > 0 {
-			u := as[0]
-			u.Old = c.Old
-			added[k] = as[1:]
-			rs.res.Updated = append(rs.res.Updated, u)
-			continue
+	// A removal and an addition of the same name and architecture are an
+	// update: each removal pairs with the first addition left of its key.
+	// A first sync removes nothing and skips this.
+	if len(removed) > 0 {
+		type key struct{ name, arch string }
+		byKey := map[key][]int{}
+		for i, c := range added {
+			k := key{c.Name, c.Arch}
+			byKey[k] = append(byKey[k], i)
 		}
-		rs.res.Removed = append(rs.res.Removed, c)
+		paired := make([]bool, len(added))
+		for _, c := range removed {
+			k := key{c.Name, c.Arch}
+			if is := byKey[k]; len(is) > 0 {
+				u := added[is[0]]
+				u.Old = c.Old
+				byKey[k] = is[1:]
+				paired[is[0]] = true
+				rs.res.Updated = append(rs.res.Updated, u)
+				continue
+			}
+			rs.res.Removed = append(rs.res.Removed, c)
+		}
+		kept := added[:0]
+		for i, c := range added {
+			if !paired[i] {
+				kept = append(kept, c)
+			}
+		}
+		added = kept
 	}
-	for _, k := range addOrder {
-		rs.res.Added = append(rs.res.Added, added[k]...)
-	}
+	rs.res.Added = append(rs.res.Added, added...)
 	sortChanges(rs.res.Added)
 	sortChanges(rs.res.Removed)
 	sortChanges(rs.res.Updated)
@@ -398,14 +413,8 @@ func (rs *repoSync) changes(ctx context.Context, old, next *catalog.State, want 
 }
 
 func sortChanges(cs []Change) {
-	sort.Slice(cs, func(i, j int) bool {
-		if c := strings.Compare(cs[i].Name, cs[j].Name); c != 0 {
-			return c < 0
-		}
-		if cs[i].Arch != cs[j].Arch {
-			return cs[i].Arch < cs[j].Arch
-		}
-		return cs[i].Path < cs[j].Path
+	slices.SortFunc(cs, func(a, b Change) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Arch, b.Arch), strings.Compare(a.Path, b.Path))
 	})
 }
 
