@@ -678,7 +678,7 @@ func (rs *repoSync) keepOldState(ctx context.Context) error {
 type prefetcher struct {
 	rs    *repoSync
 	batch *pool.Batch
-	jobs  chan prefetchJob
+	jobs  jobQueue
 	wg    sync.WaitGroup
 	// flushes takes groups of downloads to flush to the flusher; one may
 	// wait while another flushes, then the downloads wait.
@@ -709,14 +709,65 @@ type prefetchJob struct {
 	absent bool
 }
 
+// jobQueue is the prefetcher's queue of payloads: unbounded, so that the
+// scan (which queues each batch once it is staged) never waits for the
+// downloads, and the staged items go into the catalog while payloads still
+// download, not after the last one. A job is about 150 bytes, a tenth of
+// what the sync keeps for the item anyway.
+type jobQueue struct {
+	mu     sync.Mutex
+	cond   sync.Cond
+	jobs   []prefetchJob
+	head   int
+	closed bool
+}
+
+func (q *jobQueue) init() { q.cond.L = &q.mu }
+
+func (q *jobQueue) push(j prefetchJob) {
+	q.mu.Lock()
+	if q.head > 1024 && q.head*2 > len(q.jobs) { // drop what was taken
+		q.jobs = q.jobs[:copy(q.jobs, q.jobs[q.head:])]
+		q.head = 0
+	}
+	q.jobs = append(q.jobs, j)
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+// pop waits for a job; it returns false once the queue is closed and empty.
+func (q *jobQueue) pop() (prefetchJob, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.head == len(q.jobs) && !q.closed {
+		q.cond.Wait()
+	}
+	if q.head == len(q.jobs) {
+		return prefetchJob{}, false
+	}
+	j := q.jobs[q.head]
+	q.jobs[q.head] = prefetchJob{} // let its strings go
+	q.head++
+	return j, true
+}
+
+// close ends the queue: pop returns what is left, then false.
+func (q *jobQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
 // newPrefetcher starts the download goroutines, or returns nil when the
 // repository's settings leave nothing safe to prefetch.
 func (rs *repoSync) newPrefetcher(ctx context.Context) *prefetcher {
 	if pol := rs.rc.Retention.Policy; pol != "" && pol != config.RetentionMirror || postFilters(rs.rc) {
 		return nil
 	}
-	p := &prefetcher{rs: rs, batch: rs.m.pool.NewBatch(), jobs: make(chan prefetchJob, 4096),
+	p := &prefetcher{rs: rs, batch: rs.m.pool.NewBatch(),
 		flushes: make(chan []fetched, 1), done: map[pool.Digest]int64{}}
+	p.jobs.init()
 	for range prefetchWorkers(rs.m.cfg.DownloadFor(rs.rc).Parallel) {
 		p.wg.Go(func() { p.work(ctx) })
 	}
@@ -764,15 +815,18 @@ func (p *prefetcher) add(ctx context.Context, w *wanted) {
 			j.checksums = formats.Checksums{algo: strings.Clone(sum)}
 		}
 	}
-	select {
-	case p.jobs <- j:
-	case <-ctx.Done():
+	if ctx.Err() == nil {
+		p.jobs.push(j)
 	}
 }
 
 func (p *prefetcher) work(ctx context.Context) {
 	m := p.rs.m
-	for j := range p.jobs {
+	for {
+		j, ok := p.jobs.pop()
+		if !ok {
+			return
+		}
 		if ctx.Err() != nil {
 			continue // drain
 		}
@@ -830,7 +884,7 @@ func (p *prefetcher) finish(ctx context.Context) map[pool.Digest]int64 {
 	if p == nil {
 		return nil
 	}
-	close(p.jobs)
+	p.jobs.close()
 	p.wg.Wait()
 	close(p.flushes)
 	p.flusher.Wait()

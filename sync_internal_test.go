@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/chantal-lite/chantal/formats"
@@ -45,5 +46,45 @@ func TestWantedSlim(t *testing.T) {
 	w.slim(true)
 	if len(w.Checksums) != 1 || w.Checksums["sha512"] == "" || w.Fields["remote"] != "true" || w.from != "p" {
 		t.Fatalf("slim(true) = checksums %v fields %v from %q", w.Checksums, w.Fields, w.from)
+	}
+}
+
+// TestJobQueue: jobs come out in order, a waiting pop wakes for a push and
+// for close, and a closed queue hands out what is left before it reports
+// the end.
+func TestJobQueue(t *testing.T) {
+	var q jobQueue
+	q.init()
+	got := make(chan prefetchJob)
+	go func() {
+		for {
+			j, ok := q.pop()
+			if !ok {
+				close(got)
+				return
+			}
+			got <- j
+		}
+	}()
+	const n = 5000 // past the compaction threshold
+	for i := range n {
+		q.push(prefetchJob{size: int64(i)})
+		if i%1000 == 0 {
+			time.Sleep(time.Millisecond) // let the consumer wait on an empty queue
+		}
+	}
+	for i := range n {
+		j := <-got
+		if j.size != int64(i) {
+			t.Fatalf("job %d came out as %d", i, j.size)
+		}
+	}
+	q.push(prefetchJob{size: -1})
+	q.close()
+	if j := <-got; j.size != -1 {
+		t.Fatalf("after close: %d, want the job pushed before it", j.size)
+	}
+	if _, ok := <-got; ok {
+		t.Fatal("pop handed out a job after the queue was closed and empty")
 	}
 }
