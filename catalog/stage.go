@@ -165,11 +165,7 @@ func (s *Stage) Commit(ctx context.Context, u Updater) error {
 	}
 	slices.SortFunc(index, func(a, b entry) int { return bytes.Compare(a.k, b.k) })
 	for len(index) > 0 {
-		n, size := 0, 0
-		for n < len(index) && (n == 0 || size+len(index[n].k)+len(pool.Digest{}) <= s.chunkBytes) {
-			size += len(index[n].k) + len(pool.Digest{})
-			n++
-		}
+		n, _ := chunkLen(len(index), s.chunkBytes, func(i int) int { return len(index[i].k) + len(pool.Digest{}) })
 		chunk := index[:n]
 		index = index[n:]
 		err := u.Update(ctx, func(tx *Tx) error {
@@ -191,11 +187,7 @@ func (s *Stage) Commit(ctx context.Context, u Updater) error {
 	}
 
 	for len(recs) > 0 {
-		n, size := 0, 0
-		for n < len(recs) && (n == 0 || size+recs[n].n <= s.chunkBytes) {
-			size += recs[n].n
-			n++
-		}
+		n, size := chunkLen(len(recs), s.chunkBytes, func(i int) int { return recs[i].n })
 		chunk := recs[:n]
 		recs = recs[n:]
 		buf := make([]byte, size) // bbolt keeps the values until commit
@@ -240,6 +232,17 @@ func (s *Stage) Commit(ctx context.Context, u Updater) error {
 		}
 	}
 	return nil
+}
+
+// chunkLen returns how many of the next l entries (entry i weighs size(i)
+// bytes) go into one transaction of at most limit bytes, at least one, and
+// their weight.
+func chunkLen(l, limit int, size func(i int) int) (n, total int) {
+	for n < l && (n == 0 || total+size(n) <= limit) {
+		total += size(n)
+		n++
+	}
+	return n, total
 }
 
 // reset empties the stage; the spool is truncated for reuse.
