@@ -32,8 +32,8 @@ const stageFill = 1.0
 // A Stage gathers items for one write in key order. A sync that stores
 // items while it scans an upstream writes them in short transactions, to
 // bound its memory; but items are keyed by digest, so each transaction
-// rewrites about one page per item, and a 63,000-item first sync rewrote
-// half a gigabyte of pages to store about 75 MB. A Stage instead appends
+// rewrites about one page per item, and a 63,000-item first sync wrote
+// over 400 MB of pages to store about 75 MB. A Stage instead appends
 // each item's encoded record to a spool file (the memory it keeps is the
 // digest, the file offset and the checksum index keys) and Commit writes
 // them all in digest order, a few megabytes a transaction, each page about
