@@ -563,7 +563,6 @@ func (s *storer) wait() ([]wanted, error) {
 func (rs *repoSync) storeItems(ctx context.Context, stage *catalog.Stage, batch []wanted) error {
 	var put []catalog.Item
 	err := rs.m.view(ctx, func(tx *catalog.Tx) error {
-		put = put[:0]
 		for i := range batch {
 			it := &batch[i].Item
 			if it.Digest.IsZero() {

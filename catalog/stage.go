@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"slices"
 
@@ -55,7 +57,7 @@ type Stage struct {
 }
 
 // stagedRecord is where one item's record is in the spool and which index
-// keys it has (keys[keyOff:keyEnd], each length-prefixed by one byte).
+// keys it has (keys[keyOff:keyEnd], each prefixed by its length, a uvarint).
 type stagedRecord struct {
 	digest         pool.Digest
 	off            int64
@@ -102,10 +104,7 @@ func (s *Stage) Add(items []Item) error {
 		}
 		r := stagedRecord{digest: it.Digest, off: s.size, n: len(data), keyOff: len(s.keys)}
 		for _, k := range indexKeys(it) {
-			if len(k) > 255 {
-				continue // no checksum is that long; nothing looks it up
-			}
-			s.keys = append(append(s.keys, byte(len(k))), k...)
+			s.keys = append(binary.AppendUvarint(s.keys, uint64(len(k))), k...)
 		}
 		r.keyEnd = len(s.keys)
 		s.recs = append(s.recs, r)
@@ -114,16 +113,17 @@ func (s *Stage) Add(items []Item) error {
 	return nil
 }
 
-// indexKeys calls fn with each index key of r.
-func (s *Stage) indexKeys(r *stagedRecord, fn func(k []byte) error) error {
-	for p := r.keyOff; p < r.keyEnd; {
-		n := int(s.keys[p])
-		if err := fn(s.keys[p+1 : p+1+n]); err != nil {
-			return err
+// keysOf yields the index keys of r.
+func (s *Stage) keysOf(r *stagedRecord) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for b := s.keys[r.keyOff:r.keyEnd]; len(b) > 0; {
+			n, w := binary.Uvarint(b)
+			if !yield(b[w : w+int(n)]) {
+				return
+			}
+			b = b[w+int(n):]
 		}
-		p += 1 + n
 	}
-	return nil
 }
 
 // Commit writes the staged items into the catalog through u, as PutItems
@@ -158,10 +158,9 @@ func (s *Stage) Commit(ctx context.Context, u Updater) error {
 	index := make([]entry, 0, len(recs))
 	for i := range recs {
 		r := &recs[i]
-		_ = s.indexKeys(r, func(k []byte) error {
+		for k := range s.keysOf(r) {
 			index = append(index, entry{k, &r.digest})
-			return nil
-		})
+		}
 	}
 	slices.SortFunc(index, func(a, b entry) int { return bytes.Compare(a.k, b.k) })
 	for len(index) > 0 {
@@ -221,8 +220,10 @@ func (s *Stage) Commit(ctx context.Context, u Updater) error {
 				}
 				// The old record's entries are gone, and with them any the
 				// first transaction wrote under the same keys.
-				if err := s.indexKeys(r, func(k []byte) error { return idx.Put(k, r.digest[:]) }); err != nil {
-					return fmt.Errorf("stage items: %w", err)
+				for k := range s.keysOf(r) {
+					if err := idx.Put(k, r.digest[:]); err != nil {
+						return fmt.Errorf("stage items: %w", err)
+					}
 				}
 			}
 			return nil

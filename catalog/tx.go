@@ -433,9 +433,9 @@ func (tx *Tx) PruneItems() (int, error) {
 			return 0, fmt.Errorf("prune items: %w", err)
 		}
 	}
-	items := tx.bucket(bucketItems)
+	items, idx := tx.bucket(bucketItems), tx.bucket(bucketChecksum)
 	var stale [][]byte
-	if err := tx.bucket(bucketChecksum).ForEach(func(k, v []byte) error {
+	if err := idx.ForEach(func(k, v []byte) error {
 		if items.Get(v) == nil {
 			stale = append(stale, bytes.Clone(k))
 		}
@@ -443,7 +443,6 @@ func (tx *Tx) PruneItems() (int, error) {
 	}); err != nil {
 		return 0, fmt.Errorf("prune items: %w", err)
 	}
-	idx := tx.bucket(bucketChecksum)
 	for _, k := range stale {
 		if err := idx.Delete(k); err != nil {
 			return 0, fmt.Errorf("prune items: %w", err)

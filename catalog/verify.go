@@ -59,8 +59,8 @@ func (r *VerifyReport) add(kind, record, format string, a ...any) {
 // names a stored item and every advisory file a stored advisory set; every
 // state a repository, snapshot or view snapshot holds exists; every
 // snapshot and sync run names a stored repository; the checksum index
-// holds digests (entries whose item is gone are counted, not problems); and the reference counts of states and chunks
-// equal their holders. Problems are reported in the result; the error is
+// holds digests (entries whose item is gone are counted, not problems);
+// and the reference counts of states and chunks equal their holders. Problems are reported in the result; the error is
 // for I/O failures and cancellation only.
 func (tx *Tx) Verify(ctx context.Context) (*VerifyReport, error) {
 	rep := &VerifyReport{}

@@ -111,8 +111,7 @@ func (b *Batch) Begin(ctx context.Context, req BeginRequest) (*Writer, error) {
 		b.mu.Unlock()
 		return nil, fmt.Errorf("pool: beginning blob: %w", err)
 	}
-	b.seq++
-	name := filepath.Join(b.dir, strconv.Itoa(b.seq%batchFan), "w"+strconv.Itoa(b.seq))
+	name := b.tempName("w")
 	// Create the file without holding b.mu (an inode allocation, slow while
 	// a flush syncs the file system): Discard waits for it instead.
 	b.creating.Add(1)
@@ -156,8 +155,7 @@ func (b *Batch) park(w *Writer, d Digest) (Info, error) {
 	if err := b.open(); err != nil {
 		return Info{}, err
 	}
-	b.seq++
-	temp := filepath.Join(b.dir, strconv.Itoa(b.seq%batchFan), strconv.Itoa(b.seq))
+	temp := b.tempName("")
 	if err := w.f.Chmod(blobMode); err != nil {
 		return Info{}, err
 	}
@@ -193,6 +191,14 @@ func (b *Batch) parkInPlace(w *Writer, d Digest) (Info, error) {
 	}
 	b.add(w.name, info)
 	return info, nil
+}
+
+// tempName returns a new name for a file in the batch directory, prefix and
+// a sequence number in one of its fan-out directories; b.mu is held and the
+// directory open.
+func (b *Batch) tempName(prefix string) string {
+	b.seq++
+	return filepath.Join(b.dir, strconv.Itoa(b.seq%batchFan), prefix+strconv.Itoa(b.seq))
 }
 
 // add records the file at temp, holding info's blob, as parked until Flush;
